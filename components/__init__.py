@@ -1,0 +1,1 @@
+"""Reusable pieces of the page: plain factories and All-in-One widgets."""

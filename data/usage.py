@@ -1,0 +1,76 @@
+"""Live usage against the limits: never cached, read from the lake on every call.
+
+- V2 counts the credits of V2 calls in the rolling window ``(now - 24 h, now]``.
+- V1 counts V1 calls since local midnight in ``APIDASH_V1_TIMEZONE`` (daylight saving
+  included: the day starts at the local 00:00, whatever its UTC offset).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from data.lake import Lake
+
+PURPLE = "#6f42c1"
+RED = "#dc3545"
+WARN_AT = 90.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How much of one version's limit is used, and over which window."""
+
+    version: str
+    used: int
+    limit: int
+    window_start: datetime
+    window_end: datetime
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.used / self.limit if self.limit else 0.0
+
+    @property
+    def colour(self) -> str:
+        """Purple below 90 % of the limit, red from 90 %."""
+        return RED if self.percent >= WARN_AT else PURPLE
+
+
+def v1_day_start(now: datetime, zone: str) -> datetime:
+    """The UTC instant of the last local midnight in ``zone`` (DST-correct)."""
+    local = now.astimezone(ZoneInfo(zone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    # replace() keeps the fold/offset of ``local``; recompute the offset for midnight itself.
+    midnight = datetime(midnight.year, midnight.month, midnight.day, tzinfo=ZoneInfo(zone))
+    return midnight.astimezone(UTC)
+
+
+def _sum(lake: Lake, start: datetime, end: datetime, version: str, column: str | None) -> int:
+    def build() -> pl.LazyFrame:
+        # The window is (start, end]: scan [start, end + 1 ms) and drop ts == start.
+        frame = lake.scan(start, end + timedelta(milliseconds=1), now=end).filter(
+            (pl.col("api_version") == version) & (pl.col("ts") > start)
+        )
+        value = pl.col(column).sum() if column else pl.len()
+        return frame.select(value.cast(pl.Int64).alias("used"))
+
+    result = lake.collect(build)
+    return int(result.item()) if result.height else 0
+
+
+def v2_usage(lake: Lake, limit: int, now: datetime | None = None) -> Usage:
+    now = now or datetime.now(UTC)
+    start = now - timedelta(hours=24)
+    return Usage("v2", _sum(lake, start, now, "v2", "credits"), limit, start, now)
+
+
+def v1_usage(lake: Lake, limit: int, zone: str, now: datetime | None = None) -> Usage:
+    now = now or datetime.now(UTC)
+    start = v1_day_start(now, zone)
+    # V1's window includes its first instant: start a millisecond earlier for (start, now].
+    used = _sum(lake, start - timedelta(milliseconds=1), now, "v1", None)
+    return Usage("v1", used, limit, start, now)

@@ -1,0 +1,114 @@
+"""Work done while the app runs: seeding the demo, live demo traffic, retention, compaction.
+
+Every worker process starts one daemon thread at its first request. The threads elect one
+leader with a lock file that the leader holds for its whole life (``HeldLock``): only the
+leader prunes, compacts and sends live demo traffic, so the work runs once however many
+gunicorn workers there are; when the leader dies the OS drops its lock and another worker
+takes over within one tick. See docs/operations.md for why this is a lock and not a
+separate ``clock:`` process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from config import Settings, get_settings
+from data.demo import generate_events
+from data.ingest import store_batch
+from data.lake import Lake
+from data.readers import RawBatch
+from data.runtime import get_lake
+from data.storage import HeldLock
+
+log = logging.getLogger(__name__)
+TICK_S = 5.0
+COMPACT_TODAY_AT = 24  # compact the open day once it has this many small files
+
+_started = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def seed_if_empty(lake: Lake, settings: Settings, now: datetime | None = None) -> int:
+    """With ``APIDASH_DEMO`` seed or live, fill an empty lake with 30 days of demo traffic.
+
+    Runs under a lock so that several workers starting together seed once.
+    """
+    if settings.demo == "off":
+        return 0
+    with lake.store.lock("demo-seed"):
+        if not lake.is_empty():
+            return 0
+        from server.commands import seed_demo
+
+        stored = seed_demo(settings.retention_days, now=now)
+        log.info("seeded the empty lake with %s demo events", stored)
+        return stored
+
+
+def maintain(lake: Lake, now: datetime | None = None) -> dict[str, int]:
+    """One round of upkeep: prune old days, compact, sweep crashed writers' temp files."""
+    now = now or datetime.now(UTC)
+    pruned = len(lake.prune(now))
+    today = now.date()
+    compacted = 0
+    for day in lake.days():
+        if day < today or len(lake.live_files(day)) >= COMPACT_TODAY_AT:
+            compacted += 1 if lake.compact(day) else 0
+    swept = lake.sweep(now)
+    return {"pruned": pruned, "compacted": compacted, "swept": swept}
+
+
+class LiveDemo:
+    """Sends demo calls for each new stretch of time, so the live counter moves."""
+
+    def __init__(self, lake: Lake, settings: Settings) -> None:
+        self.lake = lake
+        self.settings = settings
+        self.last = datetime.now(UTC)
+
+    def tick(self, now: datetime | None = None) -> int:
+        now = now or datetime.now(UTC)
+        start, self.last = self.last, now
+        if now - start > timedelta(minutes=10):
+            start = now - timedelta(minutes=10)
+        events = generate_events(
+            start,
+            now,
+            limit_v2=self.settings.limit_v2,
+            limit_v1=self.settings.limit_v1,
+            v1_timezone=self.settings.v1_timezone,
+        )
+        return store_batch(self.lake, RawBatch(events), now=now).accepted if events.height else 0
+
+
+def _loop(lake: Lake, settings: Settings) -> None:
+    leader = HeldLock(lake.store, "leader")
+    live = LiveDemo(lake, settings) if settings.demo == "live" else None
+    next_upkeep = 0.0
+    while True:
+        try:
+            if leader.try_acquire():
+                if live is not None:
+                    live.tick()
+                if time.monotonic() >= next_upkeep:
+                    log.info("upkeep: %s", maintain(lake))
+                    next_upkeep = time.monotonic() + settings.maintenance_minutes * 60
+        except Exception:  # noqa: BLE001 - keep the thread alive; the next tick tries again
+            log.exception("background work failed")
+        time.sleep(TICK_S)
+
+
+def start() -> None:
+    """Seed an empty lake (once, across workers) and start this process's upkeep thread."""
+    global _thread
+    with _started:
+        if _thread is not None:
+            return
+        settings = get_settings()
+        lake = get_lake()
+        seed_if_empty(lake, settings)
+        _thread = threading.Thread(target=_loop, args=(lake, settings), daemon=True)
+        _thread.start()

@@ -1,0 +1,139 @@
+"""``flask --app app ingest|prune|compact|demo``: the lake's command-line tools."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+import polars as pl
+from tqdm import tqdm
+
+from config import get_settings
+from data.demo import generate_events
+from data.ingest import store_batch
+from data.readers import FORMATS, RawBatch, detect_format, parse
+from data.runtime import get_lake
+from data.schema import ValidationError, validate_frame
+
+CHUNK = 200_000
+
+
+def _validate_with_progress(batch: RawBatch, name: str, now: datetime) -> pl.DataFrame:
+    """Validate a large file in chunks behind a progress bar; errors name the file's lines."""
+    lake = get_lake()
+    frame = batch.frame
+    valid: list[pl.DataFrame] = []
+    with tqdm(
+        total=frame.height,
+        unit="events",
+        unit_scale=True,
+        desc=f"checking {name}",
+        disable=frame.height < CHUNK or None,
+        file=sys.stderr,
+    ) as bar:
+        for offset in range(0, max(frame.height, 1), CHUNK):
+            chunk = frame.slice(offset, CHUNK)
+            try:
+                valid.append(validate_frame(chunk, now=now, retention_days=lake.retention_days))
+            except ValidationError as exc:
+                shifted = ValidationError(
+                    [type(e)(e.index + offset, e.field, e.message, e.line) for e in exc.errors],
+                    bad_records=exc.bad_records,
+                    total=frame.height,
+                    truncated=exc.truncated,
+                )
+                raise shifted.with_lines(batch.lines) from None
+            bar.update(chunk.height)
+    return pl.concat(valid) if valid else frame
+
+
+@click.command("ingest")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="The files' format (default: from each file's name).",
+)
+def ingest_command(files: tuple[Path, ...], fmt: str | None) -> None:
+    """Import events from NDJSON, JSON, CSV or Parquet FILES (each all-or-nothing)."""
+    lake = get_lake()
+    failed = 0
+    for path in files:
+        try:
+            kind = fmt or detect_format(path)
+            data = path.read_bytes()
+            batch = parse(data, kind)
+            now = datetime.now(UTC)
+            events = _validate_with_progress(batch, path.name, now)
+            result = lake.append(events)
+        except ValidationError as exc:
+            failed += 1
+            click.echo(f"{path}: {exc}", err=True)
+            for error in exc.errors:
+                click.echo(f"  {path}: {error.describe()}", err=True)
+            if exc.truncated:
+                click.echo(f"  {path}: … more problems not shown", err=True)
+            continue
+        except (OSError, ValueError) as exc:
+            failed += 1
+            click.echo(f"{path}: cannot import: {exc}", err=True)
+            continue
+        click.echo(
+            f"{path}: stored {result.accepted:,} events"
+            + (f", skipped {result.duplicates:,} duplicates" if result.duplicates else "")
+        )
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command("prune")
+def prune_command() -> None:
+    """Delete the days older than APIDASH_RETENTION_DAYS."""
+    removed = get_lake().prune()
+    days = ", ".join(d.isoformat() for d in removed) or "none"
+    click.echo(f"deleted {len(removed)} day(s) older than the retention window: {days}")
+
+
+@click.command("compact")
+def compact_command() -> None:
+    """Merge each day's small ingest files into one."""
+    click.echo(f"compacted {get_lake().compact_all()} day(s)")
+
+
+@click.command("demo")
+@click.option("--days", default=30, show_default=True, help="How many days up to now.")
+@click.option("--append", is_flag=True, help="Add demo traffic even if the lake has data.")
+def demo_command(days: int, append: bool) -> None:
+    """Fill the lake with realistic demo traffic (30 days up to now)."""
+    lake = get_lake()
+    if not lake.is_empty() and not append:
+        click.echo(
+            f"{lake.store.root} already holds events; add --append to add demo traffic anyway",
+            err=True,
+        )
+        raise SystemExit(1)
+    result = seed_demo(days)
+    click.echo(f"stored {result:,} demo events in {lake.store.root}")
+
+
+def seed_demo(days: int = 30, now: datetime | None = None) -> int:
+    """Generate and store ``days`` of demo traffic ending now; returns the number stored."""
+    settings = get_settings()
+    lake = get_lake()
+    now = now or datetime.now(UTC)
+    days = min(days, settings.retention_days)
+    start = now - timedelta(days=days) + timedelta(minutes=1)
+    events = generate_events(
+        start,
+        now,
+        limit_v2=settings.limit_v2,
+        limit_v1=settings.limit_v1,
+        v1_timezone=settings.v1_timezone,
+    )
+    return store_batch(lake, RawBatch(events), now=now).accepted
+
+
+COMMANDS = (ingest_command, prune_command, compact_command, demo_command)
