@@ -60,6 +60,7 @@ def create_navbar(pages: list[dict]) -> html.Nav:
 
 app.layout = html.Div(
     [
+        dcc.Location(id="nav-location", refresh="callback-nav"),
         create_navbar(list(dash.page_registry.values())),
         html.Main(dash.page_container, className="container-fluid pb-4"),
     ]

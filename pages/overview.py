@@ -1,19 +1,108 @@
-"""Overview: the live V2 and V1 usage bars."""
+"""Overview: the live V2 and V1 bars, the top values of each classification, a time chart."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import dash
 from dash import html
 
+from components.cards import notice, topn_card
+from components.filters import filter_bar
 from components.live_usage import live_usage_panel
+from components.time_chart import time_chart
+from components.view_state import ViewState
+from data import stats
+from data.queries import top_with_other
 
-dash.register_page(__name__, path="/", title="Overview", name="Overview", order=0)
+PATH = "/"
+dash.register_page(__name__, path=PATH, title="API usage", name="Overview", order=0)
+
+CARDS = (
+    # (dimension, title, page, how many, V2 only)
+    ("application", "Top applications", "/applications", 5, True),
+    ("module", "Top modules", "/modules", 5, False),
+    ("ip", "Top IP addresses", "/ip-addresses", 5, False),
+    ("method", "Top methods", "/methods", 5, False),
+    ("user", "Prolific API users", "/users", 3, False),
+)
 
 
-def layout(**_: str) -> html.Div:
+def _card(dimension: str, title: str, page: str, n: int, v2_only: bool, state: ViewState, rng):  # noqa: ANN001, ANN202
+    version = state.version
+    message = None
+    if v2_only and version == "v1":
+        message = "Applications are tracked for V2 calls only."
+    elif v2_only:
+        version = "v2"
+    ranked = stats.ranking(dimension, rng.start, rng.end, version) if not message else None
+    top = top_with_other(ranked, n) if ranked is not None else None
+    return topn_card(
+        title,
+        top if top is not None else ranked,
+        dimension,
+        state,
+        page_href=state.href(page),
+        card_id=f"card-{dimension}",
+        message=message,
+    )
+
+
+def layout(**query: str) -> html.Div:
+    state = ViewState.from_query(query)
+    rng = state.time_range(datetime.now(UTC))
+    totals = stats.summary(rng.start, rng.end, state.version)
+    cards = [
+        html.Div(_card(d, t, p, n, v2, state, rng), className="col-12 col-md-6 col-xl-4")
+        for d, t, p, n, v2 in CARDS
+    ]
+    summary = html.Div(
+        [
+            html.Div(
+                [
+                    html.Div("Calls", className="small text-muted"),
+                    html.Div(f"{totals['calls']:,}", className="fs-4 tabular", id="total-calls"),
+                ],
+                className="col",
+            ),
+            html.Div(
+                [
+                    html.Div("Credits", className="small text-muted"),
+                    html.Div(
+                        f"{totals['credits']:,}", className="fs-4 tabular", id="total-credits"
+                    ),
+                ],
+                className="col",
+            ),
+            html.Div(
+                [
+                    html.Div("Errors", className="small text-muted"),
+                    html.Div(f"{totals['errors']:,}", className="fs-4 tabular", id="total-errors"),
+                ],
+                className="col",
+            ),
+        ],
+        className="row text-center",
+    )
     return html.Div(
         [
             html.H1("API usage", className="h3 mb-3"),
             html.Div(html.Div(live_usage_panel(), className="card-body"), className="card mb-3"),
+            filter_bar(state, PATH, rng),
+            notice(rng.notice),
+            html.Div(html.Div(summary, className="card-body py-2"), className="card mb-3"),
+            html.Div(cards, className="row g-3 mb-3"),
+            html.Div(
+                [
+                    html.Div(
+                        html.H2("Calls over time", className="h6 mb-0"), className="card-header"
+                    ),
+                    html.Div(
+                        time_chart(rng, state.version, graph_id="overview-time-chart"),
+                        className="card-body",
+                    ),
+                ],
+                className="card",
+            ),
         ]
     )

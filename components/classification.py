@@ -1,0 +1,169 @@
+"""A classification's page body: the graph view (doughnut), the list view and "View all".
+
+Shared by Applications, Modules, IP addresses, Users and Methods. A click on a slice, a name
+or a row opens the table view with that classification as the default (first) column and
+the clicked value selected.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dash_ag_grid as dag
+import polars as pl
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+
+from components.cards import empty_state, notice, table_href, topn_list
+from components.figures import doughnut_figure
+from components.filters import NAV, filter_bar
+from components.view_state import ViewState
+from data import stats
+from data.queries import DIMENSIONS, top_with_other
+
+VIEWS = {"graph": "Graph", "list": "List", "all": "View all"}
+
+
+def _view_switch(state: ViewState, path: str, view: str) -> html.Div:
+    return html.Div(
+        [
+            dcc.Link(
+                label,
+                href=state.href(path, view=None if key == "graph" else key),
+                className=f"btn btn-sm {'btn-primary' if key == view else 'btn-outline-secondary'}",
+                id=f"view-{key}",
+            )
+            for key, label in VIEWS.items()
+        ],
+        className="btn-group",
+        role="group",
+        **{"aria-label": "View"},
+    )
+
+
+def _all_values_grid(ranked: pl.DataFrame, dimension: str) -> dag.AgGrid:
+    rows = ranked.with_columns((pl.col("share") * 100).round(2).alias("share")).to_dicts()
+    label = DIMENSIONS[dimension]
+    return dag.AgGrid(
+        id={"type": "all-values", "dimension": dimension},
+        rowData=rows,
+        columnDefs=[
+            {
+                "field": "value",
+                "headerName": label,
+                "cellClass": "link-cell",
+                "tooltipValueGetter": {"function": "'Open ' + params.value + ' in the table view'"},
+            },
+            {"field": "calls", "headerName": "Calls", "type": "numericColumn", "sort": "desc"},
+            {"field": "credits", "headerName": "Credits", "type": "numericColumn"},
+            {"field": "errors", "headerName": "Errors", "type": "numericColumn"},
+            {"field": "share", "headerName": "Share of calls (%)", "type": "numericColumn"},
+        ],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
+        dashGridOptions={"animateRows": False, "tooltipShowDelay": 300},
+        getRowId="params.data.value",
+        columnSize="responsiveSizeToFit",
+        className="ag-theme-alpine",
+        style={"height": "560px"},
+    )
+
+
+def classification_body(
+    dimension: str,
+    path: str,
+    query: dict[str, str],
+    *,
+    title: str,
+    intro: str,
+    top_n: int = 5,
+    v2_only: bool = False,
+) -> html.Div:
+    """The whole page for one classification, from its URL parameters."""
+    state = ViewState.from_query(query)
+    view = query.get("view") if query.get("view") in VIEWS else "graph"
+    rng = state.time_range(datetime.now(UTC))
+    header = [
+        html.H1(title, className="h3 mb-1"),
+        html.P(intro, className="text-muted mb-3"),
+        filter_bar(state, path, rng, view=None if view == "graph" else view),
+        notice(rng.notice),
+    ]
+    version = state.version
+    if v2_only and version == "v1":
+        content = empty_state(
+            "Applications are tracked for V2 calls only.",
+            "V1 calls are not made from registered applications: choose V2 to see them.",
+        )
+        return html.Div([*header, content])
+    if v2_only and version == "all":
+        version = "v2"
+        header.append(
+            html.P(
+                "Showing V2 calls: applications are tracked for V2 only.",
+                className="small text-muted",
+            )
+        )
+    ranked = stats.ranking(dimension, rng.start, rng.end, version)
+    switch = html.Div(
+        [
+            html.Span(
+                f"{ranked.height:,} {DIMENSIONS[dimension].lower()} values",
+                className="small text-muted",
+            ),
+            _view_switch(state, path, view),
+        ],
+        className="d-flex justify-content-between align-items-center mb-2",
+    )
+    if ranked.is_empty():
+        content = empty_state(
+            "No API calls in this range.", "Pick a longer range or another version."
+        )
+    elif view == "all":
+        content = _all_values_grid(ranked, dimension)
+    else:
+        top = top_with_other(ranked, top_n)
+        if view == "list":
+            content = topn_list(top, dimension, state, list_id=f"topn-{dimension}")
+        else:
+            hrefs = [
+                state.href(path, view="all")
+                if str(v).startswith("Other (")
+                else table_href(state, dimension, str(v))
+                for v in top.get_column("value").to_list()
+            ]
+            content = dcc.Graph(
+                id={"type": "doughnut", "dimension": dimension},
+                figure=doughnut_figure(top, hrefs),
+                config={"displayModeBar": False, "responsive": True},
+                className="doughnut-graph",
+            )
+    return html.Div(
+        [*header, html.Div(html.Div([switch, content], className="card-body"), className="card")]
+    )
+
+
+@callback(
+    Output(NAV, "href", allow_duplicate=True),
+    Input({"type": "doughnut", "dimension": ALL}, "clickData"),
+    prevent_initial_call=True,
+)
+def open_slice(clicks: list[dict | None]) -> str:
+    """A click on a slice opens the link it carries (the table view, or View all for Other)."""
+    click = next((c for c in clicks if c), None)
+    if not click or not click.get("points"):
+        return no_update
+    return click["points"][0].get("customdata") or no_update
+
+
+@callback(
+    Output(NAV, "href", allow_duplicate=True),
+    Input({"type": "all-values", "dimension": ALL}, "cellClicked"),
+    State("filter-context", "data"),
+    prevent_initial_call=True,
+)
+def open_row(cells: list[dict | None], context: dict) -> str:
+    """A click on a name in View all opens the table view on that value."""
+    cell = next((c for c in cells if c), None)
+    if not cell or cell.get("colId") != "value" or ctx.triggered_id is None:
+        return no_update
+    state = ViewState.from_query(context["state"])
+    return table_href(state, ctx.triggered_id["dimension"], str(cell["value"]))

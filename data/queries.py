@@ -1,0 +1,119 @@
+"""The statistics, as pure ``LazyFrame -> LazyFrame`` functions (no I/O, no collect).
+
+:mod:`data.stats` composes them on a scan of the lake and collects once per question.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+#: The classifications a table can open on, in the order the table shows them.
+DIMENSIONS: dict[str, str] = {
+    "application": "Application",
+    "module": "Module",
+    "method": "Method",
+    "user": "User",
+    "ip": "IP address",
+    "api_version": "Version",
+}
+NO_APPLICATION = "(no application)"
+OTHER = "Other"
+
+
+def for_version(frame: pl.LazyFrame, version: str) -> pl.LazyFrame:
+    """Only ``v1`` or ``v2`` calls; ``all`` keeps both."""
+    return frame if version == "all" else frame.filter(pl.col("api_version") == version)
+
+
+def with_labels(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Name V1 calls without an application "(no application)"."""
+    return frame.with_columns(pl.col("application").fill_null(NO_APPLICATION))
+
+
+def _measures() -> list[pl.Expr]:
+    return [
+        pl.len().cast(pl.Int64).alias("calls"),
+        pl.col("credits").sum().cast(pl.Int64).alias("credits"),
+        (pl.col("status") >= 400).sum().cast(pl.Int64).alias("errors"),
+    ]
+
+
+def totals(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """One row: calls, credits, errors."""
+    return frame.select(_measures())
+
+
+def ranked(frame: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
+    """Every value of ``dimension`` with calls, credits, errors and its share of calls.
+
+    Sorted by calls (most first), then by value, so ties are stable.
+    """
+    return (
+        frame.group_by(pl.col(dimension).alias("value"))
+        .agg(_measures())
+        .with_columns((pl.col("calls") / pl.col("calls").sum()).alias("share"))
+        .sort(["calls", "value"], descending=[True, False])
+    )
+
+
+def top_with_other(ranked_values: pl.DataFrame, n: int) -> pl.DataFrame:
+    """The first ``n`` rows of :func:`ranked`, plus one "Other" row for the rest.
+
+    The shares then add up to the whole, as a doughnut's slices must.
+    """
+    head = ranked_values.head(n)
+    rest = ranked_values.slice(n)
+    if rest.is_empty():
+        return head
+    other = rest.select(
+        pl.lit(f"{OTHER} ({rest.height:,})").alias("value"),
+        pl.col("calls").sum(),
+        pl.col("credits").sum(),
+        pl.col("errors").sum(),
+        pl.col("share").sum(),
+    )
+    return pl.concat([head, other.cast(head.schema)])
+
+
+def by_bucket(frame: pl.LazyFrame, bucket: str, timezone: str) -> pl.LazyFrame:
+    """Calls and credits per hour or per day of ``timezone``, per version."""
+    every = "1h" if bucket == "hour" else "1d"
+    local = pl.col("ts").dt.convert_time_zone(timezone).dt.truncate(every)
+    return (
+        frame.group_by(local.alias("bucket"), "api_version")
+        .agg(_measures())
+        .sort(["bucket", "api_version"])
+    )
+
+
+def combinations(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (application, module, method, user, IP, version) with its measures.
+
+    p95 latency is over the calls that reported one (null when none did).
+    """
+    keys = list(DIMENSIONS)
+    return (
+        frame.group_by(keys)
+        .agg(*_measures(), pl.col("latency_ms").quantile(0.95, "nearest").alias("p95_ms"))
+        .sort(["calls", *keys], descending=[True] + [False] * len(keys))
+    )
+
+
+def connections(frame: pl.LazyFrame, dimension: str, value: str) -> pl.LazyFrame:
+    """What ``value`` of ``dimension`` connects to: for each other dimension, its values
+    among those calls with their counts (long form: dimension, value, calls)."""
+    chosen = frame.filter(pl.col(dimension) == value)
+    parts = [
+        chosen.group_by(pl.col(other).alias("value"))
+        .agg(pl.len().cast(pl.Int64).alias("calls"))
+        .select(pl.lit(other).alias("dimension"), "value", "calls")
+        for other in DIMENSIONS
+        if other != dimension
+    ]
+    order = {d: i for i, d in enumerate(DIMENSIONS)}
+    return (
+        pl.concat(parts)
+        .with_columns(pl.col("dimension").replace_strict(order, return_dtype=pl.Int32).alias("o"))
+        .sort(["o", "calls", "value"], descending=[False, True, False])
+        .drop("o")
+    )

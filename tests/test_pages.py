@@ -1,0 +1,219 @@
+"""Pages and callbacks without a browser: layouts by component id, callbacks as functions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import dash
+import polars as pl
+import pytest
+
+from factory import v1_rows, v2_rows, write
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def app(lake):
+    write(lake, v2_rows(NOW) + v1_rows(NOW))
+    from app import app as dash_app
+
+    return dash_app
+
+
+def find(component, component_id):
+    """The component with ``component_id`` in a layout tree, or None."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    if children is None:
+        return None
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json") and (hit := find(child, component_id)) is not None:
+            return hit
+    return None
+
+
+def text_of(component) -> str:
+    return json.dumps(component.to_plotly_json(), default=str)
+
+
+def test_navigation_is_built_from_the_page_registry(app):
+    names = [p["name"] for p in dash.page_registry.values()]
+    assert names[:8] == [
+        "Overview",
+        "Applications",
+        "Modules",
+        "IP addresses",
+        "Users",
+        "Methods",
+        "Time",
+        "Table",
+    ]
+    assert all(name in text_of(app.layout) for name in names)
+
+
+def test_overview_shows_bars_top_cards_and_time_chart(app):
+    from pages import overview
+
+    page = overview.layout()
+    for component_id in (
+        "usage-bar-v2",
+        "usage-bar-v1",
+        "card-application",
+        "card-module",
+        "card-ip",
+        "card-method",
+        "card-user",
+        "overview-time-chart",
+    ):
+        assert find(page, component_id) is not None, component_id
+    assert find(page, "total-calls").children == "280"
+    users = find(page, "card-user-list")
+    assert len(users.children) == 4  # top 3 + Other
+
+
+def test_applications_page_says_v2_only_for_v1(app):
+    from pages import applications
+
+    page = applications.layout(version="v1")
+    assert "V2 calls only" in text_of(page)
+    assert '"doughnut"' not in text_of(page)
+
+
+def test_classification_graph_slices_link_to_the_table(app):
+    from pages import modules
+
+    page = modules.layout()
+    graph = find(page, {"type": "doughnut", "dimension": "module"})
+    pie = graph.figure.data[0]
+    assert list(pie.labels) == ["Leads", "Contacts", "Deals", "Accounts", "Tasks", "Other (2)"]
+    assert pie.customdata[0] == "/table?dim=module&value=Leads"
+    assert pie.customdata[-1] == "/modules?view=all"
+
+
+def test_view_all_lists_every_value(app):
+    from pages import ip_addresses
+
+    grid = find(ip_addresses.layout(view="all"), {"type": "all-values", "dimension": "ip"})
+    assert len(grid.rowData) == 8
+
+
+def test_empty_range_gives_a_message_not_a_chart(app):
+    from pages import modules, time
+
+    for page in (
+        modules.layout(range="date", date=(NOW.date().replace(day=1)).isoformat()),
+        time.layout(version="v1", range="yesterday"),
+    ):
+        if "No API calls" not in text_of(page):
+            pytest.skip("the factory's data fell on that day")  # only at the start of a month
+        assert "No API calls" in text_of(page)
+
+
+def test_table_puts_the_default_column_first_and_selects_the_value(app):
+    from pages import table
+
+    page = table.layout(dim="user", value="ana@example.com")
+    grid = find(page, "table-grid")
+    assert [c["field"] for c in grid.columnDefs][:6] == [
+        "user",
+        "application",
+        "module",
+        "method",
+        "ip",
+        "api_version",
+    ]
+    assert {row["user"] for row in grid.rowData} == {"ana@example.com"}
+    assert find(page, "table-selected-value").children == "ana@example.com"
+
+
+def test_sort_order_control_orders_rows():
+    from pages.table import sort_rows
+
+    rows = pl.DataFrame(
+        {
+            "module": ["b", "a", "c"],
+            "application": ["x"] * 3,
+            "method": ["GET"] * 3,
+            "user": ["u"] * 3,
+            "ip": ["1"] * 3,
+            "api_version": ["v2"] * 3,
+            "calls": [5, 1, 3],
+            "credits": [5, 9, 3],
+            "errors": [0, 2, 1],
+        }
+    )
+    assert sort_rows(rows, "module", "calls-desc")["module"].to_list() == ["b", "c", "a"]
+    assert sort_rows(rows, "module", "calls-asc")["module"].to_list() == ["a", "c", "b"]
+    assert sort_rows(rows, "module", "name-desc")["module"].to_list() == ["c", "b", "a"]
+    assert sort_rows(rows, "module", "credits-desc")["module"].to_list() == ["a", "b", "c"]
+    assert sort_rows(rows, "module", "errors-desc")["module"].to_list() == ["a", "c", "b"]
+
+
+def test_connection_texts_list_a_users_ips_with_counts():
+    from pages.table import connection_texts
+
+    rows = pl.DataFrame(
+        {
+            "user": ["ana", "ana", "bo"],
+            "application": ["A", "A", "B"],
+            "module": ["Leads", "Deals", "Leads"],
+            "method": ["GET"] * 3,
+            "ip": ["192.0.2.1", "192.0.2.2", "192.0.2.1"],
+            "api_version": ["v2"] * 3,
+            "calls": [5, 2, 1],
+        }
+    )
+    text = connection_texts(rows)["user"]["ana"]
+    assert "IP address: 192.0.2.1 (5), 192.0.2.2 (2)" in text
+    assert "Module: Leads (5), Deals (2)" in text
+    assert "User: ana (7)" in connection_texts(rows)["application"]["A"]
+
+
+def test_sort_and_dimension_callbacks_navigate():
+    from pages.table import change_view
+
+    context = {"state": {"range": "7d"}, "dim": "module", "sort": "calls-desc", "value": "Leads"}
+    assert (
+        change_view("module", "name-asc", context)
+        == "/table?range=7d&dim=module&value=Leads&sort=name-asc"
+    )
+    assert change_view("user", "calls-desc", context) == "/table?range=7d&dim=user"
+
+
+def test_slice_click_opens_its_link():
+    from components.classification import open_slice
+
+    click = {"points": [{"label": "Leads", "customdata": "/table?dim=module&value=Leads"}]}
+    assert open_slice([click]) == "/table?dim=module&value=Leads"
+    assert open_slice([None]) is dash.no_update
+
+
+def test_date_pickers_navigate_to_the_range():
+    from components.filters import pick_date, pick_range
+
+    context = {"path": "/modules", "page": {"view": "list"}, "state": {"version": "v1"}}
+    assert (
+        pick_date("2026-11-20", context)
+        == "/modules?range=date&date=2026-11-20&version=v1&view=list"
+    )
+    assert pick_range("2026-11-01", "2026-11-07", context) == (
+        "/modules?range=custom&start=2026-11-01&end=2026-11-07&version=v1&view=list"
+    )
+
+
+def test_every_page_answers_over_http(app, client):
+    for url in (
+        "/",
+        "/applications",
+        "/modules?view=list",
+        "/ip-addresses?view=all",
+        "/users",
+        "/methods",
+        "/time?range=today",
+        "/table?dim=ip",
+        "/health",
+    ):
+        assert client.get(url).status_code == 200, url
