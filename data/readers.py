@@ -11,13 +11,14 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from data.schema import FIELDS, FieldError, ValidationError
+from data.schema import FIELDS, MAX_ERRORS, FieldError, ValidationError
 
 FORMATS = ("ndjson", "json", "csv", "parquet")
 _SUFFIXES = {
@@ -54,7 +55,7 @@ def _scalar_frame(records: list[dict[str, object]]) -> pl.DataFrame:
             columns[name] = pl.Series(name, text, dtype=pl.String)
         else:
             columns[name] = pl.Series(name, values, dtype=pl.Object)
-    return pl.DataFrame(columns, height=len(records))
+    return pl.DataFrame(columns or None, height=len(records))  # Polars: {} has height 0
 
 
 def _number_text(value: object) -> str:
@@ -102,7 +103,13 @@ def _records_batch(
     errors.extend(kind_errors)
     if errors:
         bad = len({e.index for e in errors})
-        raise ValidationError(errors, bad_records=bad, total=len(records)).with_lines(lines)
+        errors.sort(key=lambda e: e.index)
+        raise ValidationError(
+            errors[:MAX_ERRORS],
+            bad_records=bad,
+            total=len(records),
+            truncated=len(errors) > MAX_ERRORS,
+        ).with_lines(lines)
     return RawBatch(frame, lines)
 
 
@@ -119,10 +126,34 @@ def _fast_ok(frame: pl.DataFrame) -> bool:
     return all(dtype in allowed for dtype in frame.schema.values())
 
 
+def _maybe_coerced(frame: pl.DataFrame) -> bool:
+    """Whether a text column may hold a true/false, object or list that Polars turned into text.
+
+    ``read_ndjson`` writes such values mixed with text as JSON text (``{"a": 1}``, ``true``);
+    the exact path then reports them. Text that merely looks like one only costs speed.
+    """
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text:
+        return False
+    odd = pl.col(text).str.contains(r"^\s*(?:[\[{]|true\s*$|false\s*$)").any()
+    return bool(frame.select(pl.any_horizontal(odd)).item())
+
+
+def _plain(records: list[object]) -> bool:
+    """Whether every record is an object of text, numbers and nulls only.
+
+    Polars would silently turn true/false into 1/0 or text next to numbers or text.
+    """
+    return all(
+        isinstance(r, dict) and all(v is None or type(v) in (str, int, float) for v in r.values())
+        for r in records
+    )
+
+
 def parse_ndjson(body: bytes) -> RawBatch:
     """One JSON object per line; blank lines are skipped; lines are numbered from 1."""
     frame = _try(lambda: pl.read_ndjson(io.BytesIO(body), infer_schema_length=None))
-    if frame is not None and _fast_ok(frame):
+    if frame is not None and _fast_ok(frame) and not _maybe_coerced(frame):
         return RawBatch(frame, _line_numbers(body) if frame.height else None)
     records: list[object] = []
     lines: list[int] = []
@@ -133,7 +164,7 @@ def parse_ndjson(body: bytes) -> RawBatch:
         lines.append(number)
         try:
             records.append(json.loads(raw))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             errors.append(FieldError(len(records), None, f"is not valid JSON ({reason})", number))
             records.append({})
@@ -175,7 +206,7 @@ def parse_json(body: bytes) -> RawBatch:
         )
     try:
         records = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         where = (
             f" at line {exc.lineno}, column {exc.colno}"
             if isinstance(exc, json.JSONDecodeError)
@@ -189,7 +220,7 @@ def parse_json(body: bytes) -> RawBatch:
         ) from None
     if not records:
         return RawBatch(pl.DataFrame())
-    if all(isinstance(r, dict) for r in records):
+    if _plain(records):
         frame = _try(lambda: pl.DataFrame(records, infer_schema_length=None))
         if frame is not None and _fast_ok(frame):
             return RawBatch(frame)
@@ -199,9 +230,7 @@ def parse_json(body: bytes) -> RawBatch:
 def read_csv(data: bytes) -> RawBatch:
     """A CSV file with a header row naming the fields; row ``i`` is on line ``i + 2``."""
     try:
-        frame = pl.read_csv(
-            io.BytesIO(data), infer_schema=False, missing_utf8_is_empty_string=False
-        )
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, empty_string_is_null=True)
     except Exception as exc:  # noqa: BLE001 - Polars names the line in its message
         raise ValidationError(
             [FieldError(0, None, f"is not a readable CSV file ({exc})", 1)],
@@ -218,6 +247,11 @@ def read_csv(data: bytes) -> RawBatch:
             bad_records=frame.height,
             total=frame.height,
         )
+    # A blank line reads as a row of nulls: skip it, as NDJSON does, keeping the line numbers.
+    blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    if frame.width and blank.any():
+        rows = frame.with_row_index("_line", offset=2).filter(~blank)
+        return RawBatch(rows.drop("_line"), rows.get_column("_line").to_list())
     return RawBatch(frame, range(2, frame.height + 2))
 
 
@@ -251,7 +285,10 @@ def detect_format(path: Path) -> str:
 def parse(data: bytes, fmt: str) -> RawBatch:
     """Parse bytes of a known format (see :data:`FORMATS`)."""
     if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"is not a readable gzip file ({exc})") from None
     return {
         "ndjson": parse_ndjson,
         "json": parse_json,

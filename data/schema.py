@@ -123,8 +123,10 @@ class _Collector:
             return
         bad = pl.Series([False] * self.height)
         errors: list[FieldError] = []
+        count = 0  # every problem found, not only the first MAX_ERRORS of each kind kept
         for mask, field, message in self.found:
             bad = bad | mask
+            count += int(mask.sum())
             for index in mask.arg_true().head(MAX_ERRORS).to_list():
                 errors.append(FieldError(index, field, message))
         errors.sort(key=lambda e: (e.index, FIELDS.index(e.field) if e.field in FIELDS else -1))
@@ -132,7 +134,7 @@ class _Collector:
             errors[:MAX_ERRORS],
             bad_records=int(bad.sum()),
             total=self.height,
-            truncated=len(errors) > MAX_ERRORS,
+            truncated=count > MAX_ERRORS,
         )
 
 
@@ -144,7 +146,7 @@ def _as_text(raw: pl.DataFrame, name: str, errors: _Collector) -> pl.Series:
     dtype = col.dtype
     if dtype == pl.String:
         text = col
-    elif dtype == pl.Null:
+    elif dtype == pl.Null or isinstance(dtype, (pl.Categorical, pl.Enum)):
         text = col.cast(pl.String)
     elif dtype == pl.Boolean:
         errors.add(col.is_not_null(), name, "must be text or a number, not true/false")

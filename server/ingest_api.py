@@ -38,9 +38,10 @@ def _error(status: int, message: str, **extra: object) -> Response:
 
 def token_ok(header: str | None, tokens: tuple[str, ...]) -> bool:
     """Whether ``Authorization: Bearer <token>`` names one of ``tokens`` (constant time)."""
-    if not header or not header.startswith("Bearer "):
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
         return False
-    given = header[len("Bearer ") :].strip().encode()
+    given = credentials.strip().encode()
     # Compare with every token (no early exit), so timing tells nothing about which matched.
     matches = [hmac.compare_digest(given, token.encode()) for token in tokens]
     return any(matches)
@@ -56,13 +57,18 @@ def _read_body(limit: int) -> bytes:
 
 
 def _gunzip(body: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    data = inflater.decompress(body, limit + 1)
-    if len(data) > limit or inflater.unconsumed_tail:
-        raise _TooLarge
-    if not inflater.eof:
-        raise zlib.error("the gzip stream is truncated")
-    return data
+    """Every member of a gzip body (``cat a.gz b.gz`` is valid gzip), at most ``limit`` bytes."""
+    data = b""
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        data += inflater.decompress(body, limit + 1 - len(data))
+        if len(data) > limit or inflater.unconsumed_tail:
+            raise _TooLarge
+        if not inflater.eof:
+            raise zlib.error("the gzip stream is truncated")
+        body = inflater.unused_data
+        if not body:
+            return data
 
 
 @blueprint.post("/ingest/events")
