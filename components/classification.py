@@ -7,8 +7,6 @@ the clicked value selected.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import dash_ag_grid as dag
 import polars as pl
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
@@ -80,7 +78,7 @@ def classification_body(
     """The whole page for one classification, from its URL parameters."""
     state = ViewState.from_query(query)
     view = query.get("view") if query.get("view") in VIEWS else "graph"
-    rng = state.time_range(datetime.now(UTC))
+    rng = state.time_range()
     header = [
         html.H1(title, className="h3 mb-1"),
         html.P(intro, className="text-muted mb-3"),

@@ -6,13 +6,15 @@ navigate through one callback. The page re-renders from its URL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from components.view_state import ViewState
 from config import get_settings
+from data import clock
+from data.stats import as_of
 from data.timerange import PRESETS, VERSIONS, TimeRange
 
 NAV = "nav-location"
@@ -31,8 +33,9 @@ def _button(label: str, href: str, active: bool, test_id: str) -> dcc.Link:
 def filter_bar(state: ViewState, path: str, rng: TimeRange, **page: str | None) -> html.Div:
     """Range and version controls for the page at ``path`` (``page``: its own parameters)."""
     settings = get_settings()
-    now = datetime.now(UTC)
+    now = clock.now()
     zone = ZoneInfo(settings.timezone)
+    fresh, next_refresh = as_of()
     today = now.astimezone(zone).date()
     oldest = (now - timedelta(days=settings.retention_days)).astimezone(zone).date()
     presets = [
@@ -86,8 +89,17 @@ def filter_bar(state: ViewState, path: str, rng: TimeRange, **page: str | None) 
                 versions, className="btn-group", role="group", **{"aria-label": "API version"}
             ),
             html.Span(
-                [html.Strong(rng.label), f" · times in {settings.timezone}"],
-                className="small text-muted ms-md-auto",
+                [
+                    html.Strong(rng.label),
+                    f" · times in {settings.timezone}",
+                    html.Br(),
+                    html.Span(
+                        f"Statistics as of {fresh.astimezone(zone):%H:%M}"
+                        f" · next refresh {next_refresh.astimezone(zone):%H:%M}",
+                        id="stats-freshness",
+                    ),
+                ],
+                className="small text-muted ms-md-auto text-md-end",
                 id="range-label",
             ),
             dcc.Store(

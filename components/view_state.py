@@ -7,12 +7,13 @@ defaults, so the plain page URL opens the default view and a shared link restore
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 import dash
 
 from config import get_settings
+from data.stats import as_of
 from data.timerange import DEFAULT_PRESET, DEFAULT_VERSION, VERSIONS, TimeRange, resolve
 
 #: URL parameters that follow the viewer from page to page.
@@ -65,10 +66,11 @@ class ViewState:
         return dash.get_relative_path(path) + query
 
     def time_range(self, now: datetime | None = None) -> TimeRange:
+        """The range as of ``now`` (default: the statistics' instant, see data.stats.as_of)."""
         settings = get_settings()
         return resolve(
             self.range,
-            now=now or datetime.now(UTC),
+            now=now or as_of()[0],
             timezone=settings.timezone,
             retention_days=settings.retention_days,
             day=self.date,

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from data import clock
 from data.schema import STORAGE_SCHEMA
 from data.storage import LocalStore, Staged
 
@@ -138,7 +139,7 @@ class Lake:
 
     def scan(self, start: datetime, end: datetime, now: datetime | None = None) -> pl.LazyFrame:
         """Events with ``start <= ts < end``, never older than the retention window."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         start = max(start, self.cutoff(now))
         paths = self.files(start, end)
         if not paths or start >= end:

@@ -43,16 +43,44 @@ def totals(frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame.select(_measures())
 
 
-def ranked(frame: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
-    """Every value of ``dimension`` with calls, credits, errors and its share of calls.
+def ranked_part(frame: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
+    """Calls, credits and errors per value of ``dimension`` (a part :func:`combine_ranked`
+    can add up with others)."""
+    return frame.group_by(pl.col(dimension).alias("value")).agg(_measures())
 
-    Sorted by calls (most first), then by value, so ties are stable.
-    """
+
+def with_share(ranked_values: pl.LazyFrame) -> pl.LazyFrame:
+    """Each value's share of the calls, sorted by calls (most first) then by value."""
+    return ranked_values.with_columns(
+        (pl.col("calls") / pl.col("calls").sum()).alias("share")
+    ).sort(["calls", "value"], descending=[True, False])
+
+
+def ranked(frame: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
+    """Every value of ``dimension`` with calls, credits, errors and its share of calls."""
+    return frame.pipe(ranked_part, dimension).pipe(with_share)
+
+
+RANKED_SCHEMA = {
+    "value": pl.String,
+    "calls": pl.Int64,
+    "credits": pl.Int64,
+    "errors": pl.Int64,
+    "share": pl.Float64,
+}
+
+
+def combine_ranked(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Add up :func:`ranked_part` answers for several stretches of time."""
+    if not parts:
+        return pl.DataFrame(schema=RANKED_SCHEMA)
     return (
-        frame.group_by(pl.col(dimension).alias("value"))
-        .agg(_measures())
-        .with_columns((pl.col("calls") / pl.col("calls").sum()).alias("share"))
-        .sort(["calls", "value"], descending=[True, False])
+        pl.concat(parts)
+        .lazy()
+        .group_by("value")
+        .agg(pl.col("calls", "credits", "errors").sum())
+        .pipe(with_share)
+        .collect()
     )
 
 
@@ -82,6 +110,27 @@ def by_bucket(frame: pl.LazyFrame, bucket: str, timezone: str) -> pl.LazyFrame:
     return (
         frame.group_by(local.alias("bucket"), "api_version")
         .agg(_measures())
+        .sort(["bucket", "api_version"])
+    )
+
+
+BUCKETS_SCHEMA = {
+    "bucket": pl.Datetime("ms", "UTC"),
+    "api_version": pl.String,
+    "calls": pl.Int64,
+    "credits": pl.Int64,
+    "errors": pl.Int64,
+}
+
+
+def combine_buckets(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Add up :func:`by_bucket` answers (a local day can straddle two UTC days)."""
+    if not parts:
+        return pl.DataFrame(schema=BUCKETS_SCHEMA)
+    return (
+        pl.concat(parts)
+        .group_by("bucket", "api_version")
+        .agg(pl.col("calls", "credits", "errors").sum())
         .sort(["bucket", "api_version"])
     )
 

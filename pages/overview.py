@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import dash
 from dash import html
 
@@ -50,7 +48,7 @@ def _card(dimension: str, title: str, page: str, n: int, v2_only: bool, state: V
 
 def layout(**query: str) -> html.Div:
     state = ViewState.from_query(query)
-    rng = state.time_range(datetime.now(UTC))
+    rng = state.time_range()
     totals = stats.summary(rng.start, rng.end, state.version)
     cards = [
         html.Div(_card(d, t, p, n, v2, state, rng), className="col-12 col-md-6 col-xl-4")

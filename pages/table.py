@@ -6,8 +6,6 @@ it. Hovering a value shows what it connects to; clicking one lists its connectio
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import dash
 import dash_ag_grid as dag
 import polars as pl
@@ -187,7 +185,7 @@ def layout(**query: str) -> html.Div:
     first = query.get("dim") if query.get("dim") in DIMENSIONS else DEFAULT_DIM
     sort = query.get("sort") if query.get("sort") in SORTS else DEFAULT_SORT
     value = query.get("value") or None
-    rng = state.time_range(datetime.now(UTC))
+    rng = state.time_range()
     page = {"dim": first, "value": value, "sort": None if sort == DEFAULT_SORT else sort}
     rows = stats.table(rng.start, rng.end, state.version, first, value)
     header = [
@@ -318,7 +316,7 @@ def show_connections(cell: dict | None, context: dict) -> html.Div:
         return no_update
     dim, value = cell["colId"], str(cell["value"])
     state = ViewState.from_query(context["state"])
-    rng = state.time_range(datetime.now(UTC))
+    rng = state.time_range()
     links = stats.links(dim, value, rng.start, rng.end, state.version)
     groups = []
     for other, part in links.group_by("dimension", maintain_order=True):

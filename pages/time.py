@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import dash
 from dash import html
 
@@ -18,7 +16,7 @@ dash.register_page(__name__, path=PATH, title="Time · API usage", name="Time", 
 
 def layout(**query: str) -> html.Div:
     state = ViewState.from_query(query)
-    rng = state.time_range(datetime.now(UTC))
+    rng = state.time_range()
     return html.Div(
         [
             html.H1("Time", className="h3 mb-1"),

@@ -15,6 +15,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from config import get_settings  # noqa: E402
+from data import clock  # noqa: E402
+from data.cache import get_cache  # noqa: E402
 from data.lake import Lake  # noqa: E402
 from data.runtime import get_lake  # noqa: E402
 from data.schema import STORAGE_SCHEMA  # noqa: E402
@@ -25,6 +27,8 @@ TOKEN = "test-token-0123456789"
 def reset_caches() -> None:
     get_settings.cache_clear()
     get_lake.cache_clear()
+    get_cache.cache_clear()
+    clock.set_now(None)
 
 
 @pytest.fixture

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dash
 import polars as pl
 import pytest
 
+from data import clock
+from data.cache import period_bounds
 from factory import v1_rows, v2_rows, write
 
-NOW = datetime.now(UTC)
+# The statistics are as of the start of the refresh period: the data lies before it.
+NOW = period_bounds(datetime.now(UTC), 15)[0]
 
 
 @pytest.fixture
 def app(lake):
+    clock.set_now(NOW + timedelta(minutes=5))
     write(lake, v2_rows(NOW) + v1_rows(NOW))
     from app import app as dash_app
 
