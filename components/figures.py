@@ -115,3 +115,29 @@ def timeline_figure(
         yaxis={"title": {"text": unit}, "rangemode": "tozero", "tickformat": ",d"},
         margin={"l": 8, "r": 8, "t": 24, "b": 8},
     )
+
+
+def returning_figure(returning: pl.DataFrame, *, timezone: str) -> go.Figure:
+    """Credits coming back per hour over the next 24 hours (each returns 24 h after use)."""
+    local = returning.with_columns(pl.col("hour").dt.convert_time_zone(timezone))
+    fig = go.Figure(
+        go.Bar(
+            x=local.get_column("hour").to_list(),
+            y=local.get_column("credits").to_list(),
+            marker_color=PALETTE[2],
+            name="Credits coming back",
+            hovertemplate="%{x|%H:%M}<br>%{y:,} credits come back<extra></extra>",
+        )
+    )
+    return _layout(
+        fig,
+        height=220,
+        showlegend=False,
+        xaxis={
+            "title": {"text": f"Next 24 hours ({timezone})"},
+            "tickformat": "%H:%M",
+            "showgrid": False,
+        },
+        yaxis={"title": {"text": "Credits"}, "rangemode": "tozero", "tickformat": ",d"},
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+    )

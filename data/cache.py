@@ -18,6 +18,8 @@ import functools
 import hashlib
 import os
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -58,7 +60,10 @@ class StatsCache:
 
     @contextlib.contextmanager
     def _key_lock(self, digest: str) -> Iterator[None]:
-        fd = os.open(self.directory / "locks" / f"{digest[:2]}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        # One lock file per key: answers built from other answers (a 30-day ranking from
+        # per-day parts) take their parts' locks while holding their own, so keys must never
+        # share a lock. Old lock files are swept by ``sweep_locks``.
+        fd = os.open(self.directory / "locks" / f"{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -73,7 +78,7 @@ class StatsCache:
             return value  # type: ignore[return-value]
         digest = hashlib.sha256(repr(key).encode()).hexdigest()
         # A thread lock too: flock is per open file, so threads of one process exclude too.
-        with _thread_lock(digest[:2]), self._key_lock(digest):
+        with _thread_lock(digest), self._key_lock(digest):
             value = self.store.get(key, default=_MISSING)
             if value is _MISSING:
                 value = compute()
@@ -83,13 +88,31 @@ class StatsCache:
         return value  # type: ignore[return-value]
 
 
-_thread_locks: dict[str, threading.Lock] = {}
+    def sweep_locks(self, older_than_s: float = 3 * 3600) -> int:
+        """Delete lock files nobody has used for a while (keys of past periods)."""
+        removed = 0
+        cutoff = time.time() - older_than_s
+        for entry in os.scandir(self.directory / "locks"):
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+        return removed
+
+
+_thread_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
 _thread_locks_guard = threading.Lock()
 
 
 def _thread_lock(name: str) -> threading.Lock:
+    """One lock per key for the threads of this process (flock only excludes processes
+    when each thread opens its own file, which they do; this keeps them from spinning)."""
     with _thread_locks_guard:
-        return _thread_locks.setdefault(name, threading.Lock())
+        lock = _thread_locks.get(name)
+        if lock is None:
+            lock = threading.Lock()
+            _thread_locks[name] = lock
+        return lock
 
 
 @functools.cache

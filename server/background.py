@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from config import Settings, get_settings
+from data.cache import get_cache
 from data.demo import generate_events
 from data.ingest import store_batch
 from data.lake import Lake
@@ -57,7 +58,7 @@ def maintain(lake: Lake, now: datetime | None = None) -> dict[str, int]:
     for day in lake.days():
         if day < today or len(lake.live_files(day)) >= COMPACT_TODAY_AT:
             compacted += 1 if lake.compact(day) else 0
-    swept = lake.sweep(now)
+    swept = lake.sweep(now) + get_cache().sweep_locks()
     return {"pruned": pruned, "compacted": compacted, "swept": swept}
 
 
