@@ -11,8 +11,9 @@ import logging
 import dash
 from dash import Dash, dcc, html
 
+from components.navbar import create_navbar
 from config import get_settings
-from server import background
+from server import background, security
 from server.commands import COMMANDS
 from server.ingest_api import blueprint as ingest_blueprint
 
@@ -28,34 +29,15 @@ app = Dash(
     health_endpoint="health",
 )
 server = app.server
-server.register_blueprint(ingest_blueprint)
+# Callbacks send small JSON: 4 MiB is plenty. Ingest has its own APIDASH_INGEST_MAX_BYTES.
+server.config["MAX_CONTENT_LENGTH"] = 4 * 2**20
+# Under a portal sub-path (DASH_URL_BASE_PATHNAME=/usage/) ingest lives there too.
+server.register_blueprint(
+    ingest_blueprint, url_prefix=app.config.routes_pathname_prefix.rstrip("/") or None
+)
+security.install(app, settings)
 for command in COMMANDS:
     server.cli.add_command(command)
-
-
-def create_navbar(pages: list[dict]) -> html.Nav:
-    """The top navigation, one link per registered page in their order."""
-    links = [
-        html.Li(
-            dcc.Link(page["name"], href=page["relative_path"], className="nav-link"),
-            className="nav-item",
-        )
-        for page in pages
-    ]
-    return html.Nav(
-        html.Div(
-            [
-                dcc.Link(
-                    "API Usage Dashboard",
-                    href=dash.get_relative_path("/"),
-                    className="navbar-brand",
-                ),
-                html.Ul(links, className="navbar-nav flex-row flex-wrap gap-3"),
-            ],
-            className="container-fluid",
-        ),
-        className="navbar navbar-expand bg-body-tertiary border-bottom mb-3",
-    )
 
 
 app.layout = html.Div(

@@ -37,6 +37,9 @@ class Settings:
     demo: str  # APIDASH_DEMO
     maintenance_minutes: int  # APIDASH_MAINTENANCE_MINUTES
     frame_ancestors: str  # APIDASH_FRAME_ANCESTORS
+    viewer_header: str | None  # APIDASH_VIEWER_HEADER (set by the trusted reverse proxy)
+    viewer_allow: tuple[str, ...]  # APIDASH_VIEWER_ALLOW (names, or @domain, comma-separated)
+    basic_auth: tuple[tuple[str, str], ...]  # APIDASH_BASIC_AUTH ("user:password,…")
 
     @property
     def ingest_enabled(self) -> bool:
@@ -67,6 +70,21 @@ def _zone(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _list(env: Mapping[str, str], name: str, *, lower: bool = False) -> tuple[str, ...]:
+    items = (item.strip() for item in env.get(name, "").split(","))
+    return tuple(item.lower() if lower else item for item in items if item)
+
+
+def _pairs(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in _list(env, name):
+        user, sep, password = item.partition(":")
+        if not sep or not user or not password:
+            raise ConfigError(f"{name} must be user:password pairs separated by commas")
+        pairs.append((user, password))
+    return tuple(pairs)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read every ``APIDASH_*`` variable from ``env`` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -95,6 +113,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         demo=demo,
         maintenance_minutes=_int(env, "APIDASH_MAINTENANCE_MINUTES", 10, 1),
         frame_ancestors=env.get("APIDASH_FRAME_ANCESTORS", "").strip() or "'self'",
+        viewer_header=env.get("APIDASH_VIEWER_HEADER", "").strip() or None,
+        viewer_allow=_list(env, "APIDASH_VIEWER_ALLOW", lower=True),
+        basic_auth=_pairs(env, "APIDASH_BASIC_AUTH"),
     )
 
 

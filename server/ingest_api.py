@@ -48,6 +48,7 @@ def token_ok(header: str | None, tokens: tuple[str, ...]) -> bool:
 
 
 def _read_body(limit: int) -> bytes:
+    request.max_content_length = limit + 1  # this endpoint's own limit, not the app's
     if request.content_length is not None and request.content_length > limit:
         raise _TooLarge
     body = request.stream.read(limit + 1)
