@@ -9,9 +9,14 @@ from dash import html
 from data.usage import WARN_AT, Usage
 
 
+def percent_value(percent: float) -> str:
+    """The percentage with one decimal, rounded down (so "90.0" never shows purple)."""
+    return f"{math.floor(percent * 10) / 10:.1f}"
+
+
 def percent_text(percent: float) -> str:
-    """The percentage with one decimal, rounded down (so "90.0 %" never shows purple)."""
-    return f"{math.floor(percent * 10) / 10:.1f} %"
+    """The percentage as the caption shows it: "89.9 %"."""
+    return f"{percent_value(percent)} %"
 
 
 def usage_bar(usage: Usage, *, title: str, window: str, bar_id: str) -> html.Div:
@@ -35,7 +40,7 @@ def usage_bar(usage: Usage, *, title: str, window: str, bar_id: str) -> html.Div
                 role="progressbar",
                 **{
                     "aria-label": f"{title}: {caption}",
-                    "aria-valuenow": f"{percent:.1f}",
+                    "aria-valuenow": percent_value(percent),  # the caption's figure
                     "aria-valuemin": "0",
                     "aria-valuemax": "100",
                     "data-state": state,

@@ -37,7 +37,7 @@ from data.storage import LocalStore, Staged
 _PART = re.compile(r"^part-(\d{12})-[0-9a-f]{8}\.parquet$")
 _COMPACT = re.compile(r"^compact-(\d{12})\.parquet$")
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
-_RETRIES = 3
+_RETRIES = 10
 
 
 def day_folder(day: date) -> str:
@@ -276,6 +276,6 @@ class Lake:
     def sweep(self, now: datetime | None = None, older_than_s: float = 3600) -> int:
         """Remove temporary files a crashed writer left behind (older than an hour)."""
         now_s = (now or datetime.now(UTC)).timestamp()
-        return sum(
+        return self.store.sweep_trash() + sum(
             self.store.sweep_temporaries(day_folder(d), older_than_s, now_s) for d in self.days()
         )

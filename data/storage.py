@@ -76,7 +76,9 @@ class LocalStore:
     def stage(self, folder: str, name: str, write: Callable[[Path], None]) -> Staged:
         """Write a file through ``write(temp_path)`` under a hidden name, then fsync it."""
         directory = self.root / folder
-        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            directory.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(self.root)  # the new day's folder itself must survive a crash
         temp = directory / f"{TEMP_PREFIX}{uuid.uuid4().hex}-{name}"
         try:
             write(temp)
@@ -104,6 +106,17 @@ class LocalStore:
         os.replace(source, hidden)
         _fsync_dir(self.root)
         shutil.rmtree(hidden, ignore_errors=True)
+
+    def sweep_trash(self) -> int:
+        """Finish deleting folders a crashed :meth:`delete_dir` left renamed out of sight."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for entry in os.scandir(self.root):
+            if entry.name.startswith(".trash-") and entry.is_dir():
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+        return removed
 
     def sweep_temporaries(self, folder: str, older_than_s: float, now_s: float) -> int:
         """Delete temporary files left by a crashed writer (older than ``older_than_s``)."""

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import ROOT, event, stored_frame
 
+from conftest import ROOT, event, stored_frame
 from data.lake import Lake
 
 CSV_FIELDS = ("ts", "api_version", "application", "module", "method", "user", "ip", "status", "id")

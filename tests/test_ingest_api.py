@@ -9,8 +9,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import TOKEN, event, reset_caches
 
+from conftest import TOKEN, event, reset_caches
 from data.lake import Lake
 
 URL = "/ingest/events"
