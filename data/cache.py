@@ -87,7 +87,6 @@ class StatsCache:
                     self.computed += 1
         return value  # type: ignore[return-value]
 
-
     def sweep_locks(self, older_than_s: float = 3 * 3600) -> int:
         """Delete lock files nobody has used for a while (keys of past periods)."""
         removed = 0
