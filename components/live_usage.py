@@ -62,7 +62,9 @@ def outlook_text(outlook: Outlook, timezone: str) -> str:
         )
     else:
         at = _local(outlook.reach_at, timezone, "%H:%M")
-        day = "" if outlook.reach_at.date() == outlook.now.date() else " tomorrow"
+        zone = ZoneInfo(timezone)  # "tomorrow" in the zone the time is shown in
+        same_day = outlook.reach_at.astimezone(zone).date() == outlook.now.astimezone(zone).date()
+        day = "" if same_day else " tomorrow"
         when = (
             f"At the current rate ({outlook.rate_per_hour:,} credits in the last hour) "
             f"the V2 limit is reached at {at}{day}."

@@ -73,11 +73,11 @@ def v2_outlook(lake: Lake, limit: int, now: datetime) -> Outlook:
         driver, share = str(top[0]), top[1] / rate
 
     reach_at = now if used >= limit else None
-    level = used
+    level = used * 60  # in sixtieths of a credit: whole numbers, no float rounding drift
     if reach_at is None:
         for minute in range(HORIZON_MIN):
-            level += rate / 60 - back[minute]
-            if level >= limit:
+            level += rate - 60 * back[minute]
+            if level >= limit * 60:
                 reach_at = now + timedelta(minutes=minute + 1)
                 break
 

@@ -43,7 +43,11 @@ def _day_start(day: date) -> datetime:
 
 def _split(start: datetime, end: datetime) -> tuple[list[date], list[tuple[datetime, datetime]]]:
     """Closed UTC days wholly inside ``[start, end)``, and the stretches left around them."""
-    today = clock.now().astimezone(UTC).date()
+    now = clock.now()
+    today = now.astimezone(UTC).date()
+    # A day the retention window cuts into is no closed day: what may be shown of it shrinks
+    # as time goes on while its files stay the same, so it is an edge stretch, never cached.
+    start = max(start, get_lake().cutoff(now))
     first = start.astimezone(UTC).date() + timedelta(days=1)
     if _day_start(first - timedelta(days=1)) == start:
         first -= timedelta(days=1)
