@@ -31,13 +31,24 @@ from pathlib import Path
 import polars as pl
 
 from data import clock
+from data.rollup import USAGE_SCHEMA, as_usage, rollup
 from data.schema import STORAGE_SCHEMA
 from data.storage import LocalStore, Staged
 
 _PART = re.compile(r"^part-(\d{12})-[0-9a-f]{8}\.parquet$")
 _COMPACT = re.compile(r"^compact-(\d{12})\.parquet$")
+_ROLLUP = re.compile(r"^rollup-(\d{12})\.parquet$")
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _RETRIES = 10
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment else floor + timedelta(hours=1)
 
 
 def day_folder(day: date) -> str:
@@ -57,16 +68,30 @@ class DayFiles:
     live: list[str]
     superseded: list[str]
     last_seq: int
+    rollup: str | None = None  # rollup-N of the live compact-N, if written
+
+    @property
+    def final(self) -> bool:
+        """Nothing left for compaction: one compact file and its rollup."""
+        return len(self.live) == 1 and self.live[0].startswith("compact-") and bool(self.rollup)
 
 
 def _day_files(names: list[str]) -> DayFiles:
     compacts = sorted((int(m.group(1)), n) for n in names if (m := _COMPACT.match(n)))
     parts = sorted((int(m.group(1)), n) for n in names if (m := _PART.match(n)))
+    rollups = sorted((int(m.group(1)), n) for n in names if (m := _ROLLUP.match(n)))
     upto = compacts[-1][0] if compacts else -1
     live = ([compacts[-1][1]] if compacts else []) + [n for s, n in parts if s > upto]
-    superseded = [n for _, n in compacts[:-1]] + [n for s, n in parts if s <= upto]
+    superseded = (
+        [n for _, n in compacts[:-1]]
+        + [n for s, n in parts if s <= upto]
+        + [n for s, n in rollups if s < upto]
+    )
+    # A rollup counts only with the compact file it was made from: published first, it stays
+    # unused until its compact file is renamed into place, so readers switch in one step.
+    rollup = next((n for s, n in rollups if s == upto), None)
     last = max([upto] + [s for s, _ in parts])
-    return DayFiles(live=live, superseded=superseded, last_seq=last)
+    return DayFiles(live=live, superseded=superseded, last_seq=last, rollup=rollup)
 
 
 @dataclass
@@ -148,6 +173,52 @@ class Lake:
             pl.col("ts").is_between(pl.lit(start), pl.lit(end), closed="left")
         )
 
+    def usage(self, start: datetime, end: datetime, now: datetime | None = None) -> pl.LazyFrame:
+        """Usage rows (see :mod:`data.rollup`) for ``[start, end)``: from each day's rollup
+        for the whole hours it covers, from raw events for the rest. Sums equal the raw
+        events' sums exactly."""
+        now = now or clock.now()
+        start = max(start, self.cutoff(now))
+        if start >= end:
+            return pl.LazyFrame(schema=USAGE_SCHEMA)
+        first = start.astimezone(UTC).date()
+        last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
+        pieces: list[pl.LazyFrame] = []
+        for day in self.days():
+            if not first <= day <= last:
+                continue
+            folder = day_folder(day)
+            files = _day_files(self.store.list_files(folder))
+            begin = max(start, datetime.combine(day, datetime.min.time(), tzinfo=UTC))
+            stop = min(
+                end, datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            )
+            raw: list[tuple[str, datetime, datetime]] = [(n, begin, stop) for n in files.live]
+            if files.rollup:
+                hour_a = _ceil_hour(begin)
+                hour_b = max(_floor_hour(stop), hour_a)
+                if hour_a < hour_b:
+                    pieces.append(
+                        pl.scan_parquet(
+                            str(self.store.path(folder, files.rollup)), schema=USAGE_SCHEMA
+                        ).filter(
+                            pl.col("ts").is_between(pl.lit(hour_a), pl.lit(hour_b), closed="left")
+                        )
+                    )
+                    compact = files.live[0]
+                    raw = [(n, begin, stop) for n in files.live[1:]]
+                    raw += [(compact, begin, hour_a), (compact, hour_b, stop)]
+            for name, a, b in raw:
+                if a < b:
+                    pieces.append(
+                        pl.scan_parquet(str(self.store.path(folder, name)), schema=STORAGE_SCHEMA)
+                        .filter(pl.col("ts").is_between(pl.lit(a), pl.lit(b), closed="left"))
+                        .pipe(as_usage)
+                    )
+        if not pieces:
+            return pl.LazyFrame(schema=USAGE_SCHEMA)
+        return pl.concat(pieces, how="vertical")
+
     def collect(self, build: Callable[[], pl.LazyFrame]) -> pl.DataFrame:
         """Collect ``build()``; re-list and retry if compaction or pruning removed a file."""
         for attempt in range(_RETRIES):
@@ -202,7 +273,7 @@ class Lake:
                 for day, frame in by_day.items():
                     folder = day_folder(day)
                     names = self.store.list_files(folder)
-                    known = self._known_ids(day, names)
+                    known = self._known_ids(day, _day_files(names).live)
                     keep = _first_unseen(frame.get_column("id").to_list(), known)
                     fresh = frame.filter(keep).sort("ts")
                     duplicates += frame.height - fresh.height
@@ -234,22 +305,28 @@ class Lake:
     # -- maintenance ---------------------------------------------------------------------
 
     def compact(self, day: date) -> int:
-        """Merge a day's files into one; returns how many files it replaced (0: nothing to do).
+        """Merge a day's files into one and write its rollup; returns how many files it
+        replaced (0: the day was already in final form).
 
-        The merged file is published with one rename before any old file is deleted, and the
-        naming rule makes readers use either the old files or the merged one, never both.
+        The rollup is published first (unused until its compact file exists), then the merged
+        file with one rename, before any old file is deleted: readers use either the old files
+        or the merged one with its rollup, never both.
         """
         folder = day_folder(day)
         with self.store.lock(folder):
             files = _day_files(self.store.list_files(folder))
-            if len(files.live) <= 1:
+            if files.final or not files.live:
                 for name in files.superseded:
                     self.store.delete(folder, name)
                 return 0
             paths = [str(self.store.path(folder, n)) for n in files.live]
             merged = pl.read_parquet(paths, schema=STORAGE_SCHEMA).sort("ts")
-            name = f"compact-{files.last_seq:012d}.parquet"
-            self.store.stage(folder, name, _write_parquet(merged)).publish()
+            seq = files.last_seq
+            name = f"compact-{seq:012d}.parquet"
+            summed = rollup(merged.lazy()).collect()
+            self.store.stage(folder, f"rollup-{seq:012d}.parquet", _write_parquet(summed)).publish()
+            if files.live != [name]:
+                self.store.stage(folder, name, _write_parquet(merged)).publish()
             for old in files.live + files.superseded:
                 if old != name:
                     self.store.delete(folder, old)

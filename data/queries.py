@@ -1,6 +1,8 @@
 """The statistics, as pure ``LazyFrame -> LazyFrame`` functions (no I/O, no collect).
 
-:mod:`data.stats` composes them on a scan of the lake and collects once per question.
+Most take *usage rows* (:mod:`data.rollup`: ``ts``, the dimensions, ``calls``, ``credits``,
+``errors``), which come from rollups or raw events alike; :func:`combinations` needs raw
+events for its p95 latency. :mod:`data.stats` composes them and collects once per question.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ def with_labels(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _measures() -> list[pl.Expr]:
+    """Sums over usage rows."""
+    return [
+        pl.col(name).sum().cast(pl.Int64).alias(name) for name in ("calls", "credits", "errors")
+    ]
+
+
+def _event_measures() -> list[pl.Expr]:
+    """The same measures over raw events (one row per call)."""
     return [
         pl.len().cast(pl.Int64).alias("calls"),
         pl.col("credits").sum().cast(pl.Int64).alias("credits"),
@@ -136,14 +146,13 @@ def combine_buckets(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def combinations(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per (application, module, method, user, IP, version) with its measures.
-
-    p95 latency is over the calls that reported one (null when none did).
+    """One row per (application, module, method, user, IP, version) with its measures, from
+    raw events. p95 latency is over the calls that reported one (null when none did).
     """
     keys = list(DIMENSIONS)
     return (
         frame.group_by(keys)
-        .agg(*_measures(), pl.col("latency_ms").quantile(0.95, "nearest").alias("p95_ms"))
+        .agg(*_event_measures(), pl.col("latency_ms").quantile(0.95, "nearest").alias("p95_ms"))
         .sort(["calls", *keys], descending=[True] + [False] * len(keys))
     )
 
@@ -154,7 +163,7 @@ def connections(frame: pl.LazyFrame, dimension: str, value: str) -> pl.LazyFrame
     chosen = frame.filter(pl.col(dimension) == value)
     parts = [
         chosen.group_by(pl.col(other).alias("value"))
-        .agg(pl.len().cast(pl.Int64).alias("calls"))
+        .agg(pl.col("calls").sum().cast(pl.Int64))
         .select(pl.lit(other).alias("dimension"), "value", "calls")
         for other in DIMENSIONS
         if other != dimension

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from data import clock, queries
 from data.cache import cached, cached_by_day, get_cache
+from data.rollup import as_usage
 from data.runtime import get_lake
 
 
@@ -25,11 +27,35 @@ def as_of() -> tuple[datetime, datetime]:
 
 
 def _events(start: datetime, end: datetime, version: str) -> pl.LazyFrame:
+    """Raw events (one row per call), for the answers that need every call."""
     lake = get_lake()
     return (
         lake.scan(start, end, now=clock.now())
         .pipe(queries.for_version, version)
         .pipe(queries.with_labels)
+    )
+
+
+def _usage(start: datetime, end: datetime, version: str) -> pl.LazyFrame:
+    """Usage rows: from rollups for closed hours of compacted days, raw events elsewhere."""
+    lake = get_lake()
+    return (
+        lake.usage(start, end, now=clock.now())
+        .pipe(queries.for_version, version)
+        .pipe(queries.with_labels)
+    )
+
+
+def _events_as_usage(start: datetime, end: datetime, version: str) -> pl.LazyFrame:
+    return _events(start, end, version).pipe(as_usage)
+
+
+def _whole_hours(timezone: str, *moments: datetime) -> bool:
+    """Whether ``timezone`` is a whole number of hours from UTC at each of ``moments``."""
+    zone = ZoneInfo(timezone)
+    return all(
+        (m.astimezone(zone).utcoffset() or timedelta()) % timedelta(hours=1) == timedelta()
+        for m in moments
     )
 
 
@@ -83,7 +109,7 @@ def _parts(
 
 
 def _ranked_part(start: datetime, end: datetime, version: str, dimension: str) -> pl.DataFrame:
-    return _collect(lambda: _events(start, end, version).pipe(queries.ranked_part, dimension))
+    return _collect(lambda: _usage(start, end, version).pipe(queries.ranked_part, dimension))
 
 
 @cached_by_day
@@ -110,7 +136,7 @@ def ranking(dimension: str, start: datetime, end: datetime, version: str) -> pl.
 
 
 def _totals_part(start: datetime, end: datetime, version: str) -> pl.DataFrame:
-    return _collect(lambda: _events(start, end, version).pipe(queries.totals))
+    return _collect(lambda: _usage(start, end, version).pipe(queries.totals))
 
 
 @cached_by_day
@@ -135,7 +161,9 @@ def summary(start: datetime, end: datetime, version: str) -> dict[str, int]:
 def _buckets_part(
     start: datetime, end: datetime, version: str, bucket: str, timezone: str
 ) -> pl.DataFrame:
-    return _collect(lambda: _events(start, end, version).pipe(queries.by_bucket, bucket, timezone))
+    # Rollups are by UTC hour: they fit the local hours of zones whose offset is whole hours.
+    rows = _usage if _whole_hours(timezone, start, end) else _events_as_usage
+    return _collect(lambda: rows(start, end, version).pipe(queries.by_bucket, bucket, timezone))
 
 
 @cached_by_day
@@ -182,6 +210,4 @@ def table(
 @cached
 def links(dimension: str, value: str, start: datetime, end: datetime, version: str) -> pl.DataFrame:
     """What one value connects to (dimension, value, calls)."""
-    return _collect(
-        lambda: _events(start, end, version).pipe(queries.connections, dimension, value)
-    )
+    return _collect(lambda: _usage(start, end, version).pipe(queries.connections, dimension, value))

@@ -21,6 +21,7 @@ from conftest import reset_caches, stored_frame
 from data import clock, queries, stats
 from data.cache import cached, get_cache, period_bounds
 from data.lake import Lake
+from data.rollup import as_usage
 from data.runtime import get_lake
 from data.usage import v2_usage
 from factory import APPLICATIONS, IPS, METHODS, USERS
@@ -252,8 +253,13 @@ def test_a_closed_day_leaving_the_retention_window_is_not_shown(lake: Lake) -> N
 
 
 def straight(lake: Lake, start: datetime, end: datetime, version: str) -> pl.LazyFrame:
-    """The raw events of the range, without any per-day part or cache."""
-    return lake.scan(start, end).pipe(queries.for_version, version).pipe(queries.with_labels)
+    """The raw events of the range (one usage row per call), without rollups, parts or cache."""
+    return (
+        lake.scan(start, end)
+        .pipe(as_usage)
+        .pipe(queries.for_version, version)
+        .pipe(queries.with_labels)
+    )
 
 
 RANGES = [

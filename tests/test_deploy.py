@@ -76,6 +76,7 @@ def test_gunicorn_workers_serve_health_pages_and_ingest(env, lake):
     assert files
 
 
+@pytest.mark.browser
 def test_the_whole_app_works_under_a_sub_path(env, lake, dash_br):
     with gunicorn(
         server_env(env, DASH_URL_BASE_PATHNAME="/usage/"), health="/usage/health"
@@ -105,6 +106,7 @@ def _portal(folder: Path, app_url: str) -> Path:
     return folder
 
 
+@pytest.mark.browser
 def test_an_allowed_portal_embeds_the_app_and_another_site_is_refused(env, tmp_path, dash_br):
     allowed_folder = _portal(tmp_path / "allowed", "about:blank")
     with (

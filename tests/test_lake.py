@@ -351,14 +351,14 @@ def test_compaction_keeps_every_row_exactly_once(lake: Lake) -> None:
     before = stored(lake)
     assert len(lake.live_files(DAY)) == 12
     assert lake.compact(DAY) == 12
-    files = os.listdir(lake.store.root / day_folder(DAY))
-    assert files == ["compact-000000000011.parquet"]
+    files = sorted(os.listdir(lake.store.root / day_folder(DAY)))
+    assert files == ["compact-000000000011.parquet", "rollup-000000000011.parquet"]
     after = stored(lake)
     assert after.height == before.height == 12 * 102
     assert set(after["id"].drop_nulls().to_list()) == ids
     assert after["id"].null_count() == 12 * 2
     assert after.sort("ts", "id").equals(before.sort("ts", "id"))
-    assert lake.compact(DAY) == 0  # one file: nothing to do
+    assert lake.compact(DAY) == 0  # one file and its rollup: nothing to do
     # Dedupe still holds after compaction, also for a process that never saw the parts.
     fresh = Lake(lake.store.root)
     assert fresh.append(make_batch("p", 3, 100)).duplicates == 100
