@@ -49,17 +49,29 @@ def v1_day_start(now: datetime, zone: str) -> datetime:
     return midnight.astimezone(UTC)
 
 
-def _sum(lake: Lake, start: datetime, end: datetime, version: str, column: str | None) -> int:
+def _floor_ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _sum(lake: Lake, start: datetime, end: datetime, version: str, column: str) -> int:
+    """The sum of ``column`` over ``version``'s usage rows with ``start < ts <= end``.
+
+    Timestamps are stored to the millisecond, so that window is ``[lo, hi)`` with both ends a
+    millisecond past the floor of ``start`` and ``end``. Whole hours of compacted days come
+    from rollups (exactly the raw sums), the rest from raw events.
+    """
+    lo = _floor_ms(start) + timedelta(milliseconds=1)
+    hi = _floor_ms(end) + timedelta(milliseconds=1)
+
     def build() -> pl.LazyFrame:
-        # The window is (start, end]: scan [start, end + 1 ms) and drop ts == start.
-        frame = lake.scan(start, end + timedelta(milliseconds=1), now=end).filter(
-            (pl.col("api_version") == version) & (pl.col("ts") > start)
+        return (
+            lake.usage(lo, hi, now=end)
+            .filter(pl.col("api_version") == version)
+            .select(pl.col(column).sum().cast(pl.Int64).alias("used"))
         )
-        value = pl.col(column).sum() if column else pl.len()
-        return frame.select(value.cast(pl.Int64).alias("used"))
 
     result = lake.collect(build)
-    return int(result.item()) if result.height else 0
+    return int(result.item() or 0) if result.height else 0
 
 
 def v2_usage(lake: Lake, limit: int, now: datetime | None = None) -> Usage:
@@ -72,5 +84,5 @@ def v1_usage(lake: Lake, limit: int, zone: str, now: datetime | None = None) -> 
     now = now or datetime.now(UTC)
     start = v1_day_start(now, zone)
     # V1's window includes its first instant: start a millisecond earlier for (start, now].
-    used = _sum(lake, start - timedelta(milliseconds=1), now, "v1", None)
+    used = _sum(lake, start - timedelta(milliseconds=1), now, "v1", "calls")
     return Usage("v1", used, limit, start, now)

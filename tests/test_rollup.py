@@ -117,3 +117,27 @@ def test_a_rollup_is_ignored_until_its_compact_file_exists(lake):
     total = lake.usage(start, start + timedelta(days=1), now=NOW).select(pl.col("calls").sum())
     raw = lake.scan(start, start + timedelta(days=1), now=NOW).select(pl.len())
     assert total.collect().item() == raw.collect().item()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_live_counters_read_from_rollups_equal_raw_counts(lake, seed):
+    """The usage bars read whole hours from rollups: the counts must not move by one call."""
+    from data.usage import v1_usage, v2_usage
+
+    build(lake, seed)
+    events = lake.scan(NOW - timedelta(days=4), NOW + timedelta(days=1), now=NOW).collect()
+    rng = random.Random(seed)
+    for _ in range(5):
+        now = NOW - timedelta(seconds=rng.randrange(86400), microseconds=rng.randrange(10**6))
+        window = events.filter(
+            (pl.col("ts") > now - timedelta(hours=24)) & (pl.col("ts") <= now)
+        )
+        v2 = window.filter(pl.col("api_version") == "v2")["credits"].sum()
+        assert v2_usage(lake, 1000, now).used == v2
+        v1 = v1_usage(lake, 1000, "America/Los_Angeles", now)
+        expected = events.filter(
+            (pl.col("api_version") == "v1")
+            & (pl.col("ts") >= v1.window_start)
+            & (pl.col("ts") <= now)
+        ).height
+        assert v1.used == expected
