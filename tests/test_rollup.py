@@ -129,9 +129,7 @@ def test_live_counters_read_from_rollups_equal_raw_counts(lake, seed):
     rng = random.Random(seed)
     for _ in range(5):
         now = NOW - timedelta(seconds=rng.randrange(86400), microseconds=rng.randrange(10**6))
-        window = events.filter(
-            (pl.col("ts") > now - timedelta(hours=24)) & (pl.col("ts") <= now)
-        )
+        window = events.filter((pl.col("ts") > now - timedelta(hours=24)) & (pl.col("ts") <= now))
         v2 = window.filter(pl.col("api_version") == "v2")["credits"].sum()
         assert v2_usage(lake, 1000, now).used == v2
         v1 = v1_usage(lake, 1000, "America/Los_Angeles", now)
