@@ -54,18 +54,25 @@ def topn_list(top: pl.DataFrame, dimension: str, state: ViewState, *, list_id: s
                             className="d-flex gap-2",
                         ),
                         html.Div(
-                            html.Div(
-                                className="progress-bar topn-share",
-                                style={"width": f"{row['share'] * 100:.2f}%"},
-                            ),
-                            className="progress topn-bar",
-                            title=share_text(row["share"]),
+                            [
+                                html.Div(
+                                    html.Div(
+                                        className="progress-bar topn-share",
+                                        style={"width": f"{row['share'] * 100:.2f}%"},
+                                    ),
+                                    className="progress topn-bar flex-grow-1",
+                                ),
+                                html.Small(
+                                    share_text(row["share"]), className="text-muted tabular"
+                                ),
+                            ],
+                            className="d-flex align-items-center gap-2",
+                            title=f"{share_text(row['share'])} of calls",
                         ),
-                        html.Small(f"{share_text(row['share'])} of calls", className="text-muted"),
                     ],
                     className="flex-grow-1",
                 ),
-                className="list-group-item d-flex gap-2",
+                className="list-group-item d-flex gap-2 py-1",
             )
         )
     return html.Ol(items, className="list-group list-group-numbered topn-list", id=list_id)
