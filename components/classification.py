@@ -7,16 +7,19 @@ the clicked value selected.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import dash_ag_grid as dag
 import polars as pl
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from components.cards import empty_state, notice, table_href, topn_list
 from components.figures import doughnut_figure
 from components.filters import NAV, filter_bar
 from components.view_state import ViewState
-from data import stats
+from data import paging, stats
 from data.queries import DIMENSIONS, top_with_other
+from data.timerange import TimeRange
 
 VIEWS = {"graph": "Graph", "list": "List", "all": "View all"}
 
@@ -38,30 +41,64 @@ def _view_switch(state: ViewState, path: str, view: str) -> html.Div:
     )
 
 
-def _all_values_grid(ranked: pl.DataFrame, dimension: str) -> dag.AgGrid:
-    rows = ranked.with_columns((pl.col("share") * 100).round(2).alias("share")).to_dicts()
+PAGE_ROWS = 200
+
+
+def _all_values_grid(dimension: str, rng: TimeRange, version: str) -> html.Div:
+    """Every value, served page by page (AG Grid's infinite row model): the browser only
+    ever holds a few hundred rows, whether there are 12 modules or 100,000 IP addresses."""
     label = DIMENSIONS[dimension]
-    return dag.AgGrid(
+    grid = dag.AgGrid(
         id={"type": "all-values", "dimension": dimension},
-        rowData=rows,
+        rowModelType="infinite",
         columnDefs=[
             {
                 "field": "value",
                 "headerName": label,
                 "cellClass": "link-cell",
+                "filter": "agTextColumnFilter",
                 "tooltipValueGetter": {"function": "'Open ' + params.value + ' in the table view'"},
             },
-            {"field": "calls", "headerName": "Calls", "type": "numericColumn", "sort": "desc"},
-            {"field": "credits", "headerName": "Credits", "type": "numericColumn"},
-            {"field": "errors", "headerName": "Errors", "type": "numericColumn"},
-            {"field": "share", "headerName": "Share of calls (%)", "type": "numericColumn"},
+            {
+                "field": "calls",
+                "headerName": "Calls",
+                "type": "numericColumn",
+                "sort": "desc",
+                "filter": "agNumberColumnFilter",
+            },
+            {
+                "field": "credits",
+                "headerName": "Credits",
+                "type": "numericColumn",
+                "filter": "agNumberColumnFilter",
+            },
+            {
+                "field": "errors",
+                "headerName": "Errors",
+                "type": "numericColumn",
+                "filter": "agNumberColumnFilter",
+            },
+            {
+                "field": "share",
+                "headerName": "Share of calls (%)",
+                "type": "numericColumn",
+                "filter": "agNumberColumnFilter",
+            },
         ],
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
-        dashGridOptions={"animateRows": False, "tooltipShowDelay": 300},
+        defaultColDef={"sortable": True, "resizable": True, "flex": 1},
+        dashGridOptions={
+            "animateRows": False,
+            "tooltipShowDelay": 300,
+            "cacheBlockSize": PAGE_ROWS,
+            "maxBlocksInCache": 10,
+        },
         getRowId="params.data.value",
         columnSize="responsiveSizeToFit",
-        className="ag-theme-alpine",
         style={"height": "560px"},
+    )
+    query = {"start": rng.start.isoformat(), "end": rng.end.isoformat(), "version": version}
+    return html.Div(
+        [grid, dcc.Store(id={"type": "all-values-query", "dimension": dimension}, data=query)]
     )
 
 
@@ -116,7 +153,7 @@ def classification_body(
             "No API calls in this range.", "Pick a longer range or another version."
         )
     elif view == "all":
-        content = _all_values_grid(ranked, dimension)
+        content = _all_values_grid(dimension, rng, version)
     else:
         top = top_with_other(ranked, top_n)
         if view == "list":
@@ -165,3 +202,20 @@ def open_row(cells: list[dict | None], context: dict) -> str:
         return no_update
     state = ViewState.from_query(context["state"])
     return table_href(state, ctx.triggered_id["dimension"], str(cell["value"]))
+
+
+@callback(
+    Output({"type": "all-values", "dimension": MATCH}, "getRowsResponse"),
+    Input({"type": "all-values", "dimension": MATCH}, "getRowsRequest"),
+    State({"type": "all-values-query", "dimension": MATCH}, "data"),
+    prevent_initial_call=True,
+)
+def serve_all_values(request: dict | None, query: dict) -> dict:
+    """One page of View all, sorted and filtered as the grid asks (from the cached ranking)."""
+    if not request:
+        return no_update
+    dimension = ctx.triggered_id["dimension"]
+    start, end = datetime.fromisoformat(query["start"]), datetime.fromisoformat(query["end"])
+    ranked = stats.ranking(dimension, start, end, query["version"])
+    ranked = ranked.with_columns((pl.col("share") * 100).round(2).alias("share"))
+    return paging.page(ranked, request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,29 @@ def app(lake):
     from app import app as dash_app
 
     return dash_app
+
+
+@contextlib.contextmanager
+def dash_context(triggered_id):
+    """Run a callback as a plain function with ``ctx.triggered_id`` set (as Dash would)."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    token = context_value.set(
+        AttributeDict(
+            triggered_inputs=[
+                {
+                    "prop_id": json.dumps(triggered_id, separators=(",", ":"), sort_keys=True)
+                    + ".getRowsRequest",
+                    "value": 1,
+                }
+            ]
+        )
+    )
+    try:
+        yield
+    finally:
+        context_value.reset(token)
 
 
 def find(component, component_id):
@@ -97,11 +121,33 @@ def test_classification_graph_slices_link_to_the_table(app):
     assert pie.customdata[-1] == "/modules?view=all"
 
 
-def test_view_all_lists_every_value(app):
+def test_view_all_serves_every_value_page_by_page(app):
+    from components.classification import serve_all_values
     from pages import ip_addresses
 
-    grid = find(ip_addresses.layout(view="all"), {"type": "all-values", "dimension": "ip"})
-    assert len(grid.rowData) == 8
+    page = ip_addresses.layout(view="all")
+    grid = find(page, {"type": "all-values", "dimension": "ip"})
+    assert grid.rowModelType == "infinite"
+    assert getattr(grid, "rowData", None) is None  # nothing shipped up front
+    query = find(page, {"type": "all-values-query", "dimension": "ip"}).data
+    request = {"startRow": 0, "endRow": 5, "sortModel": [{"colId": "calls", "sort": "desc"}]}
+    with dash_context({"type": "all-values", "dimension": "ip"}):
+        first = serve_all_values(request, query)
+        assert first["rowCount"] == 8
+        assert [r["value"] for r in first["rowData"]][:2] == ["192.0.2.1", "198.51.100.4"]
+        assert len(first["rowData"]) == 5
+        rest = serve_all_values({**request, "startRow": 5, "endRow": 10}, query)
+        assert len(rest["rowData"]) == 3
+        only = serve_all_values(
+            {
+                **request,
+                "filterModel": {
+                    "value": {"filterType": "text", "type": "contains", "filter": "2001"}
+                },
+            },
+            query,
+        )
+        assert [r["value"] for r in only["rowData"]] == ["2001:db8::8"] and only["rowCount"] == 1
 
 
 def test_empty_range_gives_a_message_not_a_chart(app):
