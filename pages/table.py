@@ -31,6 +31,7 @@ SORTS = {
 DEFAULT_SORT = "calls-desc"
 DEFAULT_DIM = "application"
 LINKS_PER_DIMENSION = 5
+MAX_ROWS = 20_000
 
 
 def column_order(first: str) -> list[str]:
@@ -212,6 +213,8 @@ def layout(**query: str) -> html.Div:
         )
     rows = sort_rows(rows, first, sort)
     total = int(rows.get_column("calls").sum())
+    combinations = rows.height
+    rows = rows.head(MAX_ROWS)  # the grid virtualises rows, but the page must not ship millions
     file_name = (
         "api-usage-"
         + "-".join(p for p in (first, value, state.range, state.version) if p)
@@ -242,8 +245,14 @@ def layout(**query: str) -> html.Div:
         columnSize="autoSize",
         style={"height": "600px"},
     )
+    shown = (
+        f"{combinations:,} rows · {total:,} calls"
+        if combinations <= MAX_ROWS
+        else f"The first {MAX_ROWS:,} of {combinations:,} rows ({total:,} calls) in this order: "
+        "pick a value or a shorter range to see the others"
+    )
     summary = html.Div(
-        f"{rows.height:,} rows · {total:,} calls",
+        shown,
         className="small text-muted mb-2",
         id="table-summary",
     )

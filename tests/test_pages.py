@@ -267,3 +267,12 @@ def test_every_page_answers_over_http(app, client):
         "/health",
     ):
         assert client.get(url).status_code == 200, url
+
+
+def test_table_ships_at_most_max_rows_and_says_so(app, monkeypatch):
+    from pages import table
+
+    monkeypatch.setattr(table, "MAX_ROWS", 3)
+    page = table.layout(dim="module")
+    assert len(find(page, "table-grid").rowData) == 3
+    assert "The first 3 of" in find(page, "table-summary").children
