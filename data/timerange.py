@@ -7,7 +7,7 @@ nothing reaches further back than the retention window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -68,80 +68,76 @@ def resolve(
 
     Unknown or out-of-retention values are corrected, with a ``notice`` that says how.
     """
-    zone = ZoneInfo(timezone)
-    today = now.astimezone(zone).date()
-    oldest = (now - timedelta(days=retention_days)).astimezone(zone).date()
-    notice = None
-    if preset not in PRESETS:
-        if preset:
-            notice = f"Unknown range {preset!r}: showing the last 30 days."
-        preset = DEFAULT_PRESET
+    return _Resolver(now, timezone, retention_days).resolve(preset, day, first, last)
 
-    def clamp(value: date | None, fallback: date, what: str) -> date:
-        nonlocal notice
+
+class _Resolver:
+    """Resolves one request; remembers the last correction it had to make."""
+
+    def __init__(self, now: datetime, timezone: str, retention_days: int) -> None:
+        self.now = now
+        self.timezone = timezone
+        self.zone = ZoneInfo(timezone)
+        self.retention_days = retention_days
+        self.today = now.astimezone(self.zone).date()
+        self.oldest = (now - timedelta(days=retention_days)).astimezone(self.zone).date()
+        self.notice: str | None = None
+
+    def clamp(self, value: date | None, fallback: date, what: str) -> date:
         if value is None:
             return fallback
-        if value < oldest:
-            notice = f"The {what} is older than the {retention_days}-day retention window."
-            return oldest
-        if value > today:
-            notice = f"The {what} is in the future."
-            return today
+        if value < self.oldest:
+            self.notice = (
+                f"The {what} is older than the {self.retention_days}-day retention window."
+            )
+            return self.oldest
+        if value > self.today:
+            self.notice = f"The {what} is in the future."
+            return self.today
         return value
 
-    rng = _resolve(preset, now, zone, today, clamp, timezone, day, first, last)
-    if rng.notice is None and notice is not None:
-        rng = replace(rng, notice=notice)
-    return rng
+    def midnight(self, day: date) -> datetime:
+        return _local_midnight(day, self.zone)
 
-
-def _resolve(preset, now, zone, today, clamp, timezone, day, first, last) -> TimeRange:  # noqa: ANN001
-    notice = None
-    if preset == "24h":
-        return TimeRange(preset, now - timedelta(hours=24), now, PRESETS[preset], "hour", timezone)
-    if preset == "today":
-        start = _local_midnight(today, zone)
-        return TimeRange(preset, start, now, f"Today, {today:%b %d}", "hour", timezone)
-    if preset == "yesterday":
-        y = today - timedelta(days=1)
-        start, end = _local_midnight(y, zone), _local_midnight(today, zone)
-        return TimeRange(preset, start, end, f"Yesterday, {y:%b %d}", "hour", timezone, day=y)
-    if preset in ("7d", "30d"):
-        days = 7 if preset == "7d" else 30
-        return TimeRange(preset, now - timedelta(days=days), now, PRESETS[preset], "day", timezone)
-    if preset == "date":
-        if day is not None and _parse_day(day) is None:
-            notice = f"{day!r} is not a date (YYYY-MM-DD): showing today."
-        chosen = clamp(_parse_day(day), today, "date")
-        start = _local_midnight(chosen, zone)
-        end = min(_local_midnight(chosen + timedelta(days=1), zone), now)
+    def make(
+        self, preset: str, start: datetime, end: datetime, label: str, bucket: str, **dates: date
+    ) -> TimeRange:
         return TimeRange(
-            preset,
-            start,
-            end,
-            f"{chosen:%a %b %d, %Y}",
-            "hour",
-            timezone,
-            day=chosen,
-            notice=notice,
+            preset, start, end, label, bucket, self.timezone, notice=self.notice, **dates
         )
-    # custom
-    lo = clamp(_parse_day(first), today - timedelta(days=6), "start date")
-    hi = clamp(_parse_day(last), today, "end date")
-    if hi < lo:
-        lo, hi = hi, lo
-        notice = "The end date was before the start date: the two were swapped."
-    start = _local_midnight(lo, zone)
-    end = min(_local_midnight(hi + timedelta(days=1), zone), now)
-    label = f"{lo:%b %d} – {hi:%b %d, %Y}"
-    return TimeRange(
-        preset,
-        start,
-        end,
-        label,
-        "day" if hi > lo else "hour",
-        timezone,
-        first=lo,
-        last=hi,
-        notice=notice,
-    )
+
+    def resolve(
+        self, preset: str | None, day: str | None, first: str | None, last: str | None
+    ) -> TimeRange:
+        now, today = self.now, self.today
+        if preset not in PRESETS:
+            if preset:
+                self.notice = f"Unknown range {preset!r}: showing the last 30 days."
+            preset = DEFAULT_PRESET
+        if preset == "24h":
+            return self.make(preset, now - timedelta(hours=24), now, PRESETS[preset], "hour")
+        if preset == "today":
+            return self.make(preset, self.midnight(today), now, f"Today, {today:%b %d}", "hour")
+        if preset == "yesterday":
+            y = today - timedelta(days=1)
+            label = f"Yesterday, {y:%b %d}"
+            return self.make(preset, self.midnight(y), self.midnight(today), label, "hour", day=y)
+        if preset in ("7d", "30d"):
+            days = 7 if preset == "7d" else 30
+            return self.make(preset, now - timedelta(days=days), now, PRESETS[preset], "day")
+        if preset == "date":
+            if day is not None and _parse_day(day) is None:
+                self.notice = f"{day!r} is not a date (YYYY-MM-DD): showing today."
+            chosen = self.clamp(_parse_day(day), today, "date")
+            end = min(self.midnight(chosen + timedelta(days=1)), now)
+            label = f"{chosen:%a %b %d, %Y}"
+            return self.make(preset, self.midnight(chosen), end, label, "hour", day=chosen)
+        lo = self.clamp(_parse_day(first), today - timedelta(days=6), "start date")
+        hi = self.clamp(_parse_day(last), today, "end date")
+        if hi < lo:
+            lo, hi = hi, lo
+            self.notice = "The end date was before the start date: the two were swapped."
+        end = min(self.midnight(hi + timedelta(days=1)), now)
+        label = f"{lo:%b %d} – {hi:%b %d, %Y}"
+        bucket = "day" if hi > lo else "hour"
+        return self.make(preset, self.midnight(lo), end, label, bucket, first=lo, last=hi)
