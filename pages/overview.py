@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dash
+import polars as pl
 from dash import html
 
 from components.cards import notice, topn_card
@@ -12,6 +13,7 @@ from components.time_chart import time_chart
 from components.view_state import ViewState
 from data import stats
 from data.queries import top_with_other
+from data.timerange import TimeRange
 
 PATH = "/"
 dash.register_page(__name__, path=PATH, title="API usage", name="Overview", order=0)
@@ -26,18 +28,19 @@ CARDS = (
 )
 
 
-def _card(dimension: str, title: str, page: str, n: int, v2_only: bool, state: ViewState, rng):  # noqa: ANN001, ANN202
-    version = state.version
+def _card(
+    dimension: str, title: str, page: str, n: int, v2_only: bool, state: ViewState, rng: TimeRange
+) -> html.Div:
+    """The top ``n`` values of one classification (applications: V2 calls only)."""
     message = None
-    if v2_only and version == "v1":
-        message = "Applications are tracked for V2 calls only."
-    elif v2_only:
-        version = "v2"
-    ranked = stats.ranking(dimension, rng.start, rng.end, version) if not message else None
-    top = top_with_other(ranked, n) if ranked is not None else None
+    if v2_only and state.version == "v1":
+        top, message = pl.DataFrame(), "Applications are tracked for V2 calls only."
+    else:
+        version = "v2" if v2_only else state.version
+        top = top_with_other(stats.ranking(dimension, rng.start, rng.end, version), n)
     return topn_card(
         title,
-        top if top is not None else ranked,
+        top,
         dimension,
         state,
         page_href=state.href(page),
