@@ -229,6 +229,7 @@ def layout(**query: str) -> html.Div:
         ).to_dicts(),
         columnDefs=_column_defs(first),
         defaultColDef={
+            "useValueFormatterForExport": False,  # CSV numbers stay numbers: 1234, not "1,234"
             "sortable": True,
             "resizable": True,
             "floatingFilter": False,

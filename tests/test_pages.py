@@ -276,3 +276,11 @@ def test_table_ships_at_most_max_rows_and_says_so(app, monkeypatch):
     page = table.layout(dim="module")
     assert len(find(page, "table-grid").rowData) == 3
     assert "The first 3 of" in find(page, "table-summary").children
+
+
+def test_csv_export_keeps_numbers_unformatted(app):
+    """AG Grid exports the displayed text unless told otherwise: "1,234" would break CSV."""
+    from pages import table
+
+    grid = find(table.layout(dim="module"), "table-grid")
+    assert grid.defaultColDef["useValueFormatterForExport"] is False
