@@ -6,8 +6,8 @@ primitive arguments and its period; the value lives in a diskcache ``Cache`` und
 miss the same key at once, one computes while the others wait on a file lock for that key and
 then read its answer (no stampede). The live usage counters never come through here.
 
-Answers that depend only on closed UTC days are keyed by those days' file lists instead of
-the period (see :func:`cached_by_day`): they are reused until that day's data changes.
+Closed days are not cached here: their rollups (written at compaction) already stand in for
+them, and are reused until that day's data changes.
 """
 
 from __future__ import annotations
@@ -130,17 +130,5 @@ def cached(fn: Callable[P, T]) -> Callable[P, T]:
         key = (fn.__module__, fn.__qualname__, args, tuple(sorted(kwargs.items())), start)
         expire = 3 * cache.refresh_minutes * 60
         return cache.get_or_compute(key, lambda: fn(*args, **kwargs), expire)
-
-    return wrapper
-
-
-def cached_by_day(fn: Callable[P, T]) -> Callable[P, T]:
-    """Cache ``fn(day, token, ...)`` for a closed day: ``token`` names that day's files, so the
-    answer is reused until the day's data changes (then the token, and the key, change)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        key = (fn.__module__, fn.__qualname__, args, tuple(sorted(kwargs.items())))
-        return get_cache().get_or_compute(key, lambda: fn(*args, **kwargs), 40 * 86400)
 
     return wrapper

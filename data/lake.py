@@ -31,13 +31,21 @@ from pathlib import Path
 import polars as pl
 
 from data import clock
-from data.rollup import USAGE_SCHEMA, as_usage, rollup
+from data.rollup import (
+    LATENCY_SCHEMA,
+    USAGE_SCHEMA,
+    as_latency,
+    as_usage,
+    latency_rollup,
+    rollup,
+)
 from data.schema import STORAGE_SCHEMA
 from data.storage import LocalStore, Staged
 
 _PART = re.compile(r"^part-(\d{12})-[0-9a-f]{8}\.parquet$")
 _COMPACT = re.compile(r"^compact-(\d{12})\.parquet$")
 _ROLLUP = re.compile(r"^rollup-(\d{12})\.parquet$")
+_LATENCY = re.compile(r"^latency-(\d{12})\.parquet$")
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _RETRIES = 10
 
@@ -69,29 +77,37 @@ class DayFiles:
     superseded: list[str]
     last_seq: int
     rollup: str | None = None  # rollup-N of the live compact-N, if written
+    latency: str | None = None  # latency-N (the day's latency sketch), likewise
 
     @property
     def final(self) -> bool:
         """Nothing left for compaction: one compact file and its rollup."""
-        return len(self.live) == 1 and self.live[0].startswith("compact-") and bool(self.rollup)
+        return (
+            len(self.live) == 1
+            and self.live[0].startswith("compact-")
+            and bool(self.rollup)
+            and bool(self.latency)
+        )
 
 
 def _day_files(names: list[str]) -> DayFiles:
     compacts = sorted((int(m.group(1)), n) for n in names if (m := _COMPACT.match(n)))
     parts = sorted((int(m.group(1)), n) for n in names if (m := _PART.match(n)))
     rollups = sorted((int(m.group(1)), n) for n in names if (m := _ROLLUP.match(n)))
+    sketches = sorted((int(m.group(1)), n) for n in names if (m := _LATENCY.match(n)))
     upto = compacts[-1][0] if compacts else -1
     live = ([compacts[-1][1]] if compacts else []) + [n for s, n in parts if s > upto]
     superseded = (
         [n for _, n in compacts[:-1]]
         + [n for s, n in parts if s <= upto]
-        + [n for s, n in rollups if s < upto]
+        + [n for s, n in rollups + sketches if s < upto]
     )
     # A rollup counts only with the compact file it was made from: published first, it stays
     # unused until its compact file is renamed into place, so readers switch in one step.
     rollup = next((n for s, n in rollups if s == upto), None)
+    latency = next((n for s, n in sketches if s == upto), None)
     last = max([upto] + [s for s, _ in parts])
-    return DayFiles(live=live, superseded=superseded, last_seq=last, rollup=rollup)
+    return DayFiles(live, superseded, last, rollup=rollup, latency=latency)
 
 
 @dataclass
@@ -219,6 +235,35 @@ class Lake:
             return pl.LazyFrame(schema=USAGE_SCHEMA)
         return pl.concat(pieces, how="vertical")
 
+    def latency(self, start: datetime, end: datetime, now: datetime | None = None) -> pl.LazyFrame:
+        """Latency-sketch rows (see :mod:`data.rollup`) for ``[start, end)``: from each whole
+        day's sketch where one is written, from raw events elsewhere."""
+        now = now or clock.now()
+        start = max(start, self.cutoff(now))
+        pieces: list[pl.LazyFrame] = []
+        for day in self.days():
+            day_start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+            day_end = day_start + timedelta(days=1)
+            begin, stop = max(start, day_start), min(end, day_end)
+            if begin >= stop:
+                continue
+            folder = day_folder(day)
+            files = _day_files(self.store.list_files(folder))
+            raw = files.live
+            if files.latency and (begin, stop) == (day_start, day_end):
+                sketch = str(self.store.path(folder, files.latency))
+                pieces.append(pl.scan_parquet(sketch, schema=LATENCY_SCHEMA))
+                raw = files.live[1:]
+            for name in raw:
+                pieces.append(
+                    pl.scan_parquet(str(self.store.path(folder, name)), schema=STORAGE_SCHEMA)
+                    .filter(pl.col("ts").is_between(pl.lit(begin), pl.lit(stop), closed="left"))
+                    .pipe(as_latency)
+                )
+        if not pieces:
+            return pl.LazyFrame(schema=LATENCY_SCHEMA)
+        return pl.concat(pieces, how="vertical")
+
     def collect(self, build: Callable[[], pl.LazyFrame]) -> pl.DataFrame:
         """Collect ``build()``; re-list and retry if compaction or pruning removed a file."""
         for attempt in range(_RETRIES):
@@ -323,12 +368,17 @@ class Lake:
             merged = pl.read_parquet(paths, schema=STORAGE_SCHEMA).sort("ts")
             seq = files.last_seq
             name = f"compact-{seq:012d}.parquet"
-            summed = rollup(merged.lazy()).collect()
-            self.store.stage(folder, f"rollup-{seq:012d}.parquet", _write_parquet(summed)).publish()
+            for prefix, make in (("rollup", rollup), ("latency", latency_rollup)):
+                summary = make(merged.lazy()).collect()
+                staged = self.store.stage(
+                    folder, f"{prefix}-{seq:012d}.parquet", _write_parquet(summary)
+                )
+                staged.publish()
             if files.live != [name]:
                 self.store.stage(folder, name, _write_parquet(merged)).publish()
-            for old in files.live + files.superseded:
-                if old != name:
+            previous = [n for n in (files.rollup, files.latency) if n]
+            for old in files.live + files.superseded + previous:
+                if old != name and not old.endswith(f"-{seq:012d}.parquet"):
                     self.store.delete(folder, old)
             return len(files.live)
 

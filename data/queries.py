@@ -1,8 +1,8 @@
 """The statistics, as pure ``LazyFrame -> LazyFrame`` functions (no I/O, no collect).
 
-Most take *usage rows* (:mod:`data.rollup`: ``ts``, the dimensions, ``calls``, ``credits``,
-``errors``), which come from rollups or raw events alike; :func:`combinations` needs raw
-events for its p95 latency. :mod:`data.stats` composes them and collects once per question.
+They take *usage rows* (:mod:`data.rollup`: ``ts``, the dimensions, ``calls``, ``credits``,
+``errors``), which come from rollups or raw events alike, so an answer does not depend on
+where its rows came from. :mod:`data.stats` composes them and collects once per question.
 """
 
 from __future__ import annotations
@@ -36,15 +36,6 @@ def _measures() -> list[pl.Expr]:
     """Sums over usage rows."""
     return [
         pl.col(name).sum().cast(pl.Int64).alias(name) for name in ("calls", "credits", "errors")
-    ]
-
-
-def _event_measures() -> list[pl.Expr]:
-    """The same measures over raw events (one row per call)."""
-    return [
-        pl.len().cast(pl.Int64).alias("calls"),
-        pl.col("credits").sum().cast(pl.Int64).alias("credits"),
-        (pl.col("status") >= 400).sum().cast(pl.Int64).alias("errors"),
     ]
 
 
@@ -146,14 +137,12 @@ def combine_buckets(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def combinations(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per (application, module, method, user, IP, version) with its measures, from
-    raw events. p95 latency is over the calls that reported one (null when none did).
-    """
+    """One row per (application, module, method, user, IP, version) with its measures."""
     keys = list(DIMENSIONS)
     return (
         frame.group_by(keys)
-        .agg(*_event_measures(), pl.col("latency_ms").quantile(0.95, "nearest").alias("p95_ms"))
-        .sort(["calls", *keys], descending=[True] + [False] * len(keys))
+        .agg(_measures())
+        .sort(["calls", *keys], descending=[True] + [False] * len(keys), nulls_last=True)
     )
 
 

@@ -190,50 +190,55 @@ def test_live_counter_shows_an_append_at_once(env, monkeypatch: pytest.MonkeyPat
 # -- closed days -------------------------------------------------------------------------
 
 
+def _rollups(lake: Lake) -> dict[str, tuple[str, int]]:
+    """Each day's rollup file and its modification time (ns)."""
+    out = {}
+    for day in lake.days():
+        for path in (lake.store.root / f"date={day}").glob("rollup-*"):
+            out[day.isoformat()] = (path.name, path.stat().st_mtime_ns)
+    return out
+
+
 def test_closed_days_are_reused_until_their_files_change(lake: Lake) -> None:
+    """Closed days are read from their rollups, written once at compaction and rewritten
+    only when that day's data changes; answers still include every new call."""
+    from server.background import maintain
+
     clock.set_now(T0)
-    cache = get_cache()
     start, end = AS_OF - timedelta(days=7), AS_OF
     rows = [call(AS_OF - timedelta(hours=5 + 12 * i), module=MODULES[i % 5]) for i in range(14)]
     store(lake, rows)
+    maintain(lake, T0)
+    before = _rollups(lake)
+    assert len(before) >= 6  # every closed day is rolled up
     expected = {m: sum(1 for r in rows if r["module"] == m) for m in MODULES}
-
-    before = cache.computed
     first = stats.ranking("module", start, end, "v2")
-    # The ranking itself and one part per closed day wholly inside the range (Oct 28 .. Nov 2).
-    assert cache.computed - before == 1 + 6
     assert {v: c for v, (c, _) in by_value(first).items()} == expected
 
-    # A call on the open day (today): the next period recomputes the ranking and today's
-    # stretch, but no closed day.
+    # A call on the open day: no closed day's rollup is touched; the next period counts it.
     store(lake, [call(AS_OF - timedelta(minutes=30), module="Tasks")])
+    maintain(lake, at(10, 15))
+    assert {d: v for d, v in _rollups(lake).items() if d != "2026-11-03"} == {
+        d: v for d, v in before.items() if d != "2026-11-03"
+    }
     clock.set_now(at(10, 15))
-    before = cache.computed
-    second = stats.ranking("module", start, end, "v2")
-    assert cache.computed - before == 1
     expected["Tasks"] += 1
+    second = stats.ranking("module", start, end, "v2")
     assert {v: c for v, (c, _) in by_value(second).items()} == expected
 
-    # Within the period nothing is recomputed at all.
-    before = cache.computed
-    stats.ranking("module", start, end, "v2")
-    assert cache.computed == before
-
-    # A range of whole days is made of those days' parts alone (all reused here).
-    before = cache.computed
-    first_day, today = datetime(2026, 10, 28, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
-    whole = stats.ranking("module", first_day, today, "v2")
-    assert cache.computed - before == 1
-    assert sum(whole["calls"]) == sum(1 for r in rows if first_day <= r["ts"] < today) == 12
-
-    # A late call on a closed day (Oct 31): that day's part, and only it, is recomputed.
+    # A late call on a closed day (Oct 31) counts at once (its new file is read raw beside
+    # the rollup); the next upkeep rewrites that day's rollup, and only that one.
     store(lake, [call(datetime(2026, 10, 31, 12, 0, tzinfo=UTC), module="Notes", credits=5)])
     clock.set_now(at(10, 30))
-    before = cache.computed
     third = stats.ranking("module", start, end, "v2")
-    assert cache.computed - before == 2
     assert by_value(third)["Notes"] == (1, 5)
     assert sum(third["calls"]) == len(rows) + 2
+    maintain(lake, at(10, 30))
+    after = _rollups(lake)
+    changed = {d for d in after if after[d] != before.get(d)}
+    assert changed <= {"2026-10-31", "2026-11-03"} and "2026-10-31" in changed
+    clock.set_now(at(10, 45))
+    assert stats.ranking("module", start, end, "v2").equals(third)
 
 
 def test_a_closed_day_leaving_the_retention_window_is_not_shown(lake: Lake) -> None:
@@ -399,7 +404,7 @@ def test_four_processes_compute_a_statistic_once(env: Path) -> None:
     assert sorted(computed for _, computed in answers) == [0, 0, 0, 1]
 
 
-def test_four_processes_compute_a_ranking_and_its_parts_once(
+def test_four_processes_compute_a_ranking_once(
     lake: Lake, env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock.set_now(AS_OF)
@@ -410,7 +415,7 @@ def test_four_processes_compute_a_ranking_and_its_parts_once(
     clock.set_now(AS_OF)
     alone = stats.ranking("module", AS_OF - timedelta(days=7), AS_OF, "v2").to_dicts()
     once = get_cache().computed
-    assert once == 1 + 6  # the ranking and its six closed days
+    assert once == 1
 
     answers = ask_at_once("ranking", env, env / "cache-shared", AS_OF)
     assert all(answer == alone for answer, _ in answers), answers

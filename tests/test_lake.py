@@ -352,7 +352,11 @@ def test_compaction_keeps_every_row_exactly_once(lake: Lake) -> None:
     assert len(lake.live_files(DAY)) == 12
     assert lake.compact(DAY) == 12
     files = sorted(os.listdir(lake.store.root / day_folder(DAY)))
-    assert files == ["compact-000000000011.parquet", "rollup-000000000011.parquet"]
+    assert files == [
+        "compact-000000000011.parquet",
+        "latency-000000000011.parquet",
+        "rollup-000000000011.parquet",
+    ]
     after = stored(lake)
     assert after.height == before.height == 12 * 102
     assert set(after["id"].drop_nulls().to_list()) == ids

@@ -120,21 +120,29 @@ def test_table_rows_group_every_dimension_and_keep_a_p95(rows):
     assert table["p95_ms"].null_count() == 0
 
 
-def test_p95_latency_is_the_nearest_rank():
+@pytest.mark.parametrize("seed", range(5))
+def test_p95_from_the_latency_sketch_is_within_its_bucket_of_the_nearest_rank(seed):
+    import random
+
+    from data.rollup import GAMMA, as_latency, p95_from_sketch
+
+    rng = random.Random(seed)
+    n = rng.randint(1, 400)
+    latencies = [rng.lognormvariate(5, 1) for _ in range(n)]
     frame = pl.LazyFrame(
         {
-            "application": ["a"] * 20,
-            "module": ["m"] * 20,
-            "method": ["GET"] * 20,
-            "user": ["u"] * 20,
-            "ip": ["192.0.2.1"] * 20,
-            "api_version": ["v2"] * 20,
-            "credits": [1] * 20,
-            "status": [200] * 20,
-            "latency_ms": [float(i) for i in range(1, 21)],
+            "application": ["a"] * n,
+            "module": ["m"] * n,
+            "method": ["GET"] * n,
+            "user": ["u"] * n,
+            "ip": ["192.0.2.1"] * n,
+            "api_version": ["v2"] * n,
+            "latency_ms": latencies,
         }
     )
-    assert queries.combinations(frame).collect()["p95_ms"].item() == 19.0
+    got = p95_from_sketch(as_latency(frame), ["user"]).collect()["p95_ms"].item()
+    exact = sorted(latencies)[-(-95 * n // 100) - 1]  # nearest rank: ceil(0.95 n)
+    assert abs((1 + got) / (1 + exact) - 1) <= (GAMMA - 1) / 2 + 1e-9
 
 
 def test_connections_of_a_user_list_ips_modules_and_methods(rows):

@@ -139,3 +139,40 @@ def test_live_counters_read_from_rollups_equal_raw_counts(lake, seed):
             & (pl.col("ts") <= now)
         ).height
         assert v1.used == expected
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_table_from_rollups_and_sketches_matches_raw_events(lake, seed):
+    """Calls, credits and errors per combination equal the raw counts exactly; p95 latency
+    (from the day's latency sketch where a day is whole) is within half a sketch bucket."""
+    from data.rollup import GAMMA
+
+    build(lake, seed)
+    for day in lake.days()[:-1]:
+        lake.compact(day)  # every closed day: rollup and sketch
+    clock.set_now(NOW)
+    keys = list(queries.DIMENSIONS)
+    for a, b in ranges(seed)[:3]:
+        got = stats.table(a, b, "all", "module", None)
+        raw = (
+            lake.scan(a, b, now=NOW)
+            .collect()
+            .with_columns(pl.col("application").fill_null(queries.NO_APPLICATION))
+        )
+        exact = raw.group_by(keys).agg(
+            pl.len().alias("calls"),
+            pl.col("credits").sum(),
+            (pl.col("status") >= 400).sum().cast(pl.Int64).alias("errors"),
+            pl.col("latency_ms").sort().alias("latencies"),
+        )
+        joined = got.join(exact, on=keys, how="full", suffix="_raw", nulls_equal=True)
+        assert joined.height == got.height == exact.height
+        for row in joined.iter_rows(named=True):
+            assert (row["calls"], row["credits"], row["errors"]) == (
+                row["calls_raw"],
+                row["credits_raw"],
+                row["errors_raw"],
+            )
+            values = row["latencies"]
+            nearest = values[-(-95 * len(values) // 100) - 1]
+            assert abs((1 + row["p95_ms"]) / (1 + nearest) - 1) <= (GAMMA - 1) / 2 + 1e-9
