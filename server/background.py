@@ -26,7 +26,7 @@ from data.storage import HeldLock
 
 log = logging.getLogger(__name__)
 TICK_S = 5.0
-COMPACT_TODAY_AT = 24  # compact the open day once it has this many small files
+COMPACT_TODAY_AT = 4  # compact the open day (and roll it up) once it has this many files
 
 _started = threading.Lock()
 _thread: threading.Thread | None = None
