@@ -13,3 +13,17 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
 accesslog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Warm each worker before it takes traffic.
+
+    Dash finishes its set-up (component scripts, callbacks) at its first request and marks
+    that done before it is; with several threads, concurrent first requests can then get
+    "dash is not a registered library". One request here, alone, completes it. It also seeds
+    an empty lake with the demo data and starts the upkeep thread (see server/background.py).
+    """
+    from app import app, server
+
+    response = server.test_client().get(app.config.routes_pathname_prefix + "health")
+    worker.log.info("worker warmed up (%s)", response.status)

@@ -180,3 +180,20 @@ def test_errors_never_show_a_stack_trace(env, path):
         except urllib.error.HTTPError as exc:
             body = exc.read()
         assert b"Traceback" not in body and b'File "' not in body
+
+
+def test_a_fresh_worker_serves_concurrent_first_requests(env):
+    """Dash's first-request set-up is not thread-safe: the gunicorn hook warms each worker
+    before it takes traffic, so a burst of first requests all succeed."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    for _ in range(2):
+        with gunicorn(server_env(env), workers=2) as base:
+            _, _, page = get(base + "/")
+            scripts = re.findall(rb'<script src="([^"]+)"', page)
+            assert scripts
+            urls = [base + s.decode() for s in scripts] * 4 + [base + "/_dash-layout"] * 8
+            with ThreadPoolExecutor(16) as pool:
+                statuses = list(pool.map(lambda u: get(u)[0], urls))
+            assert statuses == [200] * len(urls)
