@@ -36,6 +36,7 @@ from data.rollup import (
     USAGE_SCHEMA,
     as_latency,
     as_usage,
+    daily_rollup,
     latency_rollup,
     rollup,
 )
@@ -44,8 +45,13 @@ from data.storage import LocalStore, Staged
 
 _PART = re.compile(r"^part-(\d{12})-[0-9a-f]{8}\.parquet$")
 _COMPACT = re.compile(r"^compact-(\d{12})\.parquet$")
-_ROLLUP = re.compile(r"^rollup-(\d{12})\.parquet$")
-_LATENCY = re.compile(r"^latency-(\d{12})\.parquet$")
+#: What compaction writes beside compact-N, each as <kind>-N.parquet, and how.
+SUMMARIES: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {
+    "rollup": rollup,  # usage rows per hour
+    "daily": daily_rollup,  # usage rows per day
+    "latency": latency_rollup,  # the day's latency sketch
+}
+_SUMMARY = re.compile(r"^(" + "|".join(SUMMARIES) + r")-(\d{12})\.parquet$")
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _RETRIES = 10
 
@@ -76,38 +82,46 @@ class DayFiles:
     live: list[str]
     superseded: list[str]
     last_seq: int
-    rollup: str | None = None  # rollup-N of the live compact-N, if written
-    latency: str | None = None  # latency-N (the day's latency sketch), likewise
+    summaries: dict[str, str] = field(default_factory=dict)  # kind -> file, for compact-N
+
+    @property
+    def rollup(self) -> str | None:
+        return self.summaries.get("rollup")
+
+    @property
+    def daily(self) -> str | None:
+        return self.summaries.get("daily")
+
+    @property
+    def latency(self) -> str | None:
+        return self.summaries.get("latency")
 
     @property
     def final(self) -> bool:
-        """Nothing left for compaction: one compact file and its rollup."""
+        """Nothing left for compaction: one compact file and all its summaries."""
         return (
             len(self.live) == 1
             and self.live[0].startswith("compact-")
-            and bool(self.rollup)
-            and bool(self.latency)
+            and self.summaries.keys() == SUMMARIES.keys()
         )
 
 
 def _day_files(names: list[str]) -> DayFiles:
     compacts = sorted((int(m.group(1)), n) for n in names if (m := _COMPACT.match(n)))
     parts = sorted((int(m.group(1)), n) for n in names if (m := _PART.match(n)))
-    rollups = sorted((int(m.group(1)), n) for n in names if (m := _ROLLUP.match(n)))
-    sketches = sorted((int(m.group(1)), n) for n in names if (m := _LATENCY.match(n)))
+    summaries = [(m.group(1), int(m.group(2)), n) for n in names if (m := _SUMMARY.match(n))]
     upto = compacts[-1][0] if compacts else -1
     live = ([compacts[-1][1]] if compacts else []) + [n for s, n in parts if s > upto]
     superseded = (
         [n for _, n in compacts[:-1]]
         + [n for s, n in parts if s <= upto]
-        + [n for s, n in rollups + sketches if s < upto]
+        + [n for _, s, n in summaries if s < upto]
     )
     # A rollup counts only with the compact file it was made from: published first, it stays
     # unused until its compact file is renamed into place, so readers switch in one step.
-    rollup = next((n for s, n in rollups if s == upto), None)
-    latency = next((n for s, n in sketches if s == upto), None)
+    current = {kind: n for kind, s, n in summaries if s == upto}
     last = max([upto] + [s for s, _ in parts])
-    return DayFiles(live, superseded, last, rollup=rollup, latency=latency)
+    return DayFiles(live, superseded, last, summaries=current)
 
 
 @dataclass
@@ -189,10 +203,13 @@ class Lake:
             pl.col("ts").is_between(pl.lit(start), pl.lit(end), closed="left")
         )
 
-    def usage(self, start: datetime, end: datetime, now: datetime | None = None) -> pl.LazyFrame:
+    def usage(
+        self, start: datetime, end: datetime, now: datetime | None = None, *, daily: bool = False
+    ) -> pl.LazyFrame:
         """Usage rows (see :mod:`data.rollup`) for ``[start, end)``: from each day's rollup
         for the whole hours it covers, from raw events for the rest. Sums equal the raw
-        events' sums exactly."""
+        events' sums exactly. With ``daily``, a whole rolled-up day is read from its daily
+        rollup (``ts`` is then the day's start: for questions that ignore the time of day)."""
         now = now or clock.now()
         start = max(start, self.cutoff(now))
         if start >= end:
@@ -210,7 +227,12 @@ class Lake:
                 end, datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
             )
             raw: list[tuple[str, datetime, datetime]] = [(n, begin, stop) for n in files.live]
-            if files.rollup:
+            whole_day = stop - begin == timedelta(days=1)
+            if daily and whole_day and files.daily:
+                path = str(self.store.path(folder, files.daily))
+                pieces.append(pl.scan_parquet(path, schema=USAGE_SCHEMA))
+                raw = [(n, begin, stop) for n in files.live[1:]]
+            elif files.rollup:
                 hour_a = _ceil_hour(begin)
                 hour_b = max(_floor_hour(stop), hour_a)
                 if hour_a < hour_b:
@@ -368,7 +390,7 @@ class Lake:
             merged = pl.read_parquet(paths, schema=STORAGE_SCHEMA).sort("ts")
             seq = files.last_seq
             name = f"compact-{seq:012d}.parquet"
-            for prefix, make in (("rollup", rollup), ("latency", latency_rollup)):
+            for prefix, make in SUMMARIES.items():
                 summary = make(merged.lazy()).collect()
                 staged = self.store.stage(
                     folder, f"{prefix}-{seq:012d}.parquet", _write_parquet(summary)
@@ -376,7 +398,7 @@ class Lake:
                 staged.publish()
             if files.live != [name]:
                 self.store.stage(folder, name, _write_parquet(merged)).publish()
-            previous = [n for n in (files.rollup, files.latency) if n]
+            previous = list(files.summaries.values())
             for old in files.live + files.superseded + previous:
                 if old != name and not old.endswith(f"-{seq:012d}.parquet"):
                     self.store.delete(folder, old)

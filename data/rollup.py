@@ -4,7 +4,8 @@ Views read *usage rows* — ``ts``, the six dimensions, ``calls``, ``credits``, 
 from a rollup where one covers the hours asked for, and from raw events (one row per call)
 elsewhere; :func:`as_usage` gives raw events that shape, so every query works on both and the
 answers are the same. A rollup's cost grows with the distinct (hour, application, module,
-method, user, IP, version) combinations of a day, not with its calls.
+method, user, IP, version) combinations of a day, not with its calls; the daily rollup drops
+the hour for questions that do not need it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,21 @@ def as_usage(events: pl.LazyFrame) -> pl.LazyFrame:
         pl.lit(1, pl.Int64).alias("calls"),
         pl.col("credits").cast(pl.Int64),
         (pl.col("status") >= 400).cast(pl.Int64).alias("errors"),
+    )
+
+
+def daily_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Events summed per UTC day and combination of dimensions (``ts`` is the day's start):
+    what rankings, totals and tables of whole days read, often 20x fewer rows than hourly."""
+    return (
+        events.group_by(pl.col("ts").dt.truncate("1d"), *DIMENSIONS)
+        .agg(
+            pl.len().cast(pl.Int64).alias("calls"),
+            pl.col("credits").sum().cast(pl.Int64),
+            (pl.col("status") >= 400).sum().cast(pl.Int64).alias("errors"),
+        )
+        .sort("ts", *DIMENSIONS, nulls_last=True)
+        .select(list(USAGE_SCHEMA))
     )
 
 

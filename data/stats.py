@@ -27,11 +27,12 @@ def as_of() -> tuple[datetime, datetime]:
     return get_cache().period(clock.now())
 
 
-def _usage(start: datetime, end: datetime, version: str) -> pl.LazyFrame:
-    """Usage rows of ``version``: rollups for whole hours of compacted days, raw elsewhere."""
+def _usage(start: datetime, end: datetime, version: str, *, daily: bool = True) -> pl.LazyFrame:
+    """Usage rows of ``version``: rollups for compacted days (daily ones for whole days unless
+    the time of day matters), raw events elsewhere."""
     return (
         get_lake()
-        .usage(start, end, now=clock.now())
+        .usage(start, end, now=clock.now(), daily=daily)
         .pipe(queries.for_version, version)
         .pipe(queries.with_labels)
     )
@@ -48,12 +49,11 @@ def _events_as_usage(start: datetime, end: datetime, version: str) -> pl.LazyFra
     )
 
 
-def _whole_hours(timezone: str, *moments: datetime) -> bool:
-    """Whether ``timezone`` is a whole number of hours from UTC at each of ``moments``."""
+def _aligned(timezone: str, unit: timedelta, *moments: datetime) -> bool:
+    """Whether ``timezone`` is a whole number of ``unit`` from UTC at each of ``moments``."""
     zone = ZoneInfo(timezone)
     return all(
-        (m.astimezone(zone).utcoffset() or timedelta()) % timedelta(hours=1) == timedelta()
-        for m in moments
+        (m.astimezone(zone).utcoffset() or timedelta()) % unit == timedelta() for m in moments
     )
 
 
@@ -79,9 +79,14 @@ def timeline(
     start: datetime, end: datetime, version: str, bucket: str, timezone: str
 ) -> pl.DataFrame:
     """Calls and credits per hour or day (of ``timezone``) and version."""
-    # Rollups are by UTC hour: they fit the local hours of zones whose offset is whole hours.
-    rows = _usage if _whole_hours(timezone, start, end) else _events_as_usage
-    return _collect(lambda: rows(start, end, version).pipe(queries.by_bucket, bucket, timezone))
+    # Rollups are by UTC hour (or day): they fit the local hours of zones whose offset is
+    # whole hours, and the local days of UTC.
+    if not _aligned(timezone, timedelta(hours=1), start, end):
+        rows = _events_as_usage(start, end, version)
+    else:
+        daily = bucket == "day" and _aligned(timezone, timedelta(days=1), start, end)
+        rows = _usage(start, end, version, daily=daily)
+    return _collect(lambda: rows.pipe(queries.by_bucket, bucket, timezone))
 
 
 @cached

@@ -354,6 +354,7 @@ def test_compaction_keeps_every_row_exactly_once(lake: Lake) -> None:
     files = sorted(os.listdir(lake.store.root / day_folder(DAY)))
     assert files == [
         "compact-000000000011.parquet",
+        "daily-000000000011.parquet",
         "latency-000000000011.parquet",
         "rollup-000000000011.parquet",
     ]

@@ -73,9 +73,10 @@ def test_usage_rows_sum_to_the_raw_events(lake, seed):
     assert rollups, "the lake must have rollups for this test to mean anything"
     for a, b in ranges(seed):
         for dimension in ("application", "module", "method", "user", "ip", "api_version"):
-            ours = lake.usage(a, b, now=NOW).pipe(queries.ranked, dimension).collect()
             raw = lake.scan(a, b, now=NOW).pipe(as_usage).pipe(queries.ranked, dimension).collect()
-            assert_frame_equal(ours, raw, check_exact=False)
+            for daily in (False, True):
+                ours = lake.usage(a, b, now=NOW, daily=daily).pipe(queries.ranked, dimension)
+                assert_frame_equal(ours.collect(), raw, check_exact=False)
 
 
 @pytest.mark.parametrize("seed", range(4))
