@@ -288,9 +288,13 @@ class Lake:
 
     def collect(self, build: Callable[[], pl.LazyFrame]) -> pl.DataFrame:
         """Collect ``build()``; re-list and retry if compaction or pruning removed a file."""
+        return self.collect_all(lambda: [build()])[0]
+
+    def collect_all(self, build: Callable[[], list[pl.LazyFrame]]) -> list[pl.DataFrame]:
+        """Collect several queries in one pass (shared scans), retrying like :meth:`collect`."""
         for attempt in range(_RETRIES):
             try:
-                return build().collect()
+                return pl.collect_all(build())
             except (FileNotFoundError, pl.exceptions.ComputeError) as exc:
                 missing = isinstance(exc, FileNotFoundError) or "No such file" in str(exc)
                 if not missing or attempt == _RETRIES - 1:

@@ -75,18 +75,56 @@ def summary(start: datetime, end: datetime, version: str) -> dict[str, int]:
 
 
 @cached
+def overview(
+    start: datetime,
+    end: datetime,
+    version: str,
+    bucket: str,
+    timezone: str,
+    tops: tuple[tuple[str, str], ...],
+) -> dict[str, object]:
+    """The Overview's questions answered in one pass over shared scans: the totals, the
+    ranking of each ``(dimension, version)`` in ``tops`` and the time buckets."""
+
+    def build() -> list[pl.LazyFrame]:
+        return [
+            _usage(start, end, version).pipe(queries.totals),
+            *[_usage(start, end, v).pipe(queries.ranked, d) for d, v in tops],
+            _timeline_rows(start, end, version, bucket, timezone).pipe(
+                queries.by_bucket, bucket, timezone
+            ),
+        ]
+
+    totals, *ranked, buckets = get_lake().collect_all(build)
+    return {
+        "summary": {k: int(v or 0) for k, v in totals.row(0, named=True).items()},
+        "rankings": dict(zip(tops, ranked, strict=True)),
+        "timeline": buckets,
+    }
+
+
+def _timeline_rows(
+    start: datetime, end: datetime, version: str, bucket: str, timezone: str
+) -> pl.LazyFrame:
+    """Usage rows whose ``ts`` is fine enough for ``bucket`` in ``timezone``: rollups are by
+    UTC hour (or day), which fit the local hours of zones a whole number of hours from UTC
+    (and the local days of UTC); other zones read raw events."""
+    if not _aligned(timezone, timedelta(hours=1), start, end):
+        return _events_as_usage(start, end, version)
+    daily = bucket == "day" and _aligned(timezone, timedelta(days=1), start, end)
+    return _usage(start, end, version, daily=daily)
+
+
+@cached
 def timeline(
     start: datetime, end: datetime, version: str, bucket: str, timezone: str
 ) -> pl.DataFrame:
     """Calls and credits per hour or day (of ``timezone``) and version."""
-    # Rollups are by UTC hour (or day): they fit the local hours of zones whose offset is
-    # whole hours, and the local days of UTC.
-    if not _aligned(timezone, timedelta(hours=1), start, end):
-        rows = _events_as_usage(start, end, version)
-    else:
-        daily = bucket == "day" and _aligned(timezone, timedelta(days=1), start, end)
-        rows = _usage(start, end, version, daily=daily)
-    return _collect(lambda: rows.pipe(queries.by_bucket, bucket, timezone))
+    return _collect(
+        lambda: _timeline_rows(start, end, version, bucket, timezone).pipe(
+            queries.by_bucket, bucket, timezone
+        )
+    )
 
 
 @cached

@@ -11,9 +11,9 @@ from components.filters import filter_bar
 from components.live_usage import live_usage_panel
 from components.time_chart import time_chart
 from components.view_state import ViewState
+from config import get_settings
 from data import stats
 from data.queries import top_with_other
-from data.timerange import TimeRange
 
 PATH = "/"
 dash.register_page(__name__, path=PATH, title="API usage", name="Overview", order=0)
@@ -28,16 +28,24 @@ CARDS = (
 )
 
 
+def _version_for(v2_only: bool, state: ViewState) -> str:
+    return "v2" if v2_only else state.version
+
+
 def _card(
-    dimension: str, title: str, page: str, n: int, v2_only: bool, state: ViewState, rng: TimeRange
+    dimension: str,
+    title: str,
+    page: str,
+    n: int,
+    state: ViewState,
+    ranked: pl.DataFrame | None,
 ) -> html.Div:
-    """The top ``n`` values of one classification (applications: V2 calls only)."""
+    """The top ``n`` values of one classification; ``ranked`` None: V2 only, V1 chosen."""
     message = None
-    if v2_only and state.version == "v1":
+    if ranked is None:
         top, message = pl.DataFrame(), "Applications are tracked for V2 calls only."
     else:
-        version = "v2" if v2_only else state.version
-        top = top_with_other(stats.ranking(dimension, rng.start, rng.end, version), n)
+        top = top_with_other(ranked, n)
     return topn_card(
         title,
         top,
@@ -52,9 +60,20 @@ def _card(
 def layout(**query: str) -> html.Div:
     state = ViewState.from_query(query)
     rng = state.time_range()
-    totals = stats.summary(rng.start, rng.end, state.version)
+    shown = [
+        (d, _version_for(v2, state))
+        for d, _, _, _, v2 in CARDS
+        if not (v2 and state.version == "v1")
+    ]
+    answers = stats.overview(
+        rng.start, rng.end, state.version, rng.bucket, get_settings().timezone, tuple(shown)
+    )
+    totals = answers["summary"]
     cards = [
-        html.Div(_card(d, t, p, n, v2, state, rng), className="col-12 col-md-6 col-xl-4")
+        html.Div(
+            _card(d, t, p, n, state, answers["rankings"].get((d, _version_for(v2, state)))),
+            className="col-12 col-md-6 col-xl-4",
+        )
         for d, t, p, n, v2 in CARDS
     ]
     summary = html.Div(
@@ -99,7 +118,12 @@ def layout(**query: str) -> html.Div:
                         html.H2("Calls over time", className="h6 mb-0"), className="card-header"
                     ),
                     html.Div(
-                        time_chart(rng, state.version, graph_id="overview-time-chart"),
+                        time_chart(
+                            rng,
+                            state.version,
+                            graph_id="overview-time-chart",
+                            buckets=answers["timeline"],
+                        ),
                         className="card-body",
                     ),
                 ],

@@ -151,3 +151,15 @@ def test_connections_of_a_user_list_ips_modules_and_methods(rows):
     ips = links.filter(pl.col("dimension") == "ip")
     assert dict(zip(ips["value"], ips["calls"], strict=True)) == dict(counts(ana, "ip"))
     assert set(links["dimension"]) == {"application", "module", "method", "ip", "api_version"}
+
+
+def test_the_overview_in_one_pass_equals_each_question_asked_alone(rows):
+    tops = (("application", "v2"), ("module", "all"), ("user", "all"))
+    answers = stats.overview(START, END, "all", "hour", "UTC", tops)
+    assert answers["summary"] == stats.summary(START, END, "all")
+    for dimension, version in tops:
+        assert_frame_equal(
+            answers["rankings"][(dimension, version)],
+            stats.ranking(dimension, START, END, version),
+        )
+    assert_frame_equal(answers["timeline"], stats.timeline(START, END, "all", "hour", "UTC"))
