@@ -17,7 +17,7 @@ from config import get_settings
 from data import clock
 from data.forecast import Outlook, v2_outlook
 from data.runtime import get_lake
-from data.usage import v1_usage, v2_usage
+from data.usage import live_usage
 
 REFRESH_MS = 5_000
 OUTLOOK_REFRESH_MS = 60_000
@@ -33,8 +33,7 @@ def live_bars(now: datetime | None = None) -> list[html.Div]:
     settings = get_settings()
     lake = get_lake()
     now = now or clock.now()
-    v2 = v2_usage(lake, settings.limit_v2, now)
-    v1 = v1_usage(lake, settings.limit_v1, settings.v1_timezone, now)
+    v2, v1 = live_usage(lake, settings.limit_v2, settings.limit_v1, settings.v1_timezone, now)
     return [
         usage_bar(
             v2,

@@ -123,7 +123,7 @@ def test_a_rollup_is_ignored_until_its_compact_file_exists(lake):
 @pytest.mark.parametrize("seed", range(4))
 def test_live_counters_read_from_rollups_equal_raw_counts(lake, seed):
     """The usage bars read whole hours from rollups: the counts must not move by one call."""
-    from data.usage import v1_usage, v2_usage
+    from data.usage import live_usage, v1_usage, v2_usage
 
     build(lake, seed)
     events = lake.scan(NOW - timedelta(days=4), NOW + timedelta(days=1), now=NOW).collect()
@@ -140,6 +140,12 @@ def test_live_counters_read_from_rollups_equal_raw_counts(lake, seed):
             & (pl.col("ts") <= now)
         ).height
         assert v1.used == expected
+        for zone in ("America/Los_Angeles", "Europe/Paris", "Asia/Kolkata"):
+            both = live_usage(lake, 1000, 1000, zone, now)
+            alone = (v2_usage(lake, 1000, now), v1_usage(lake, 1000, zone, now))
+            assert [(u.used, u.window_start) for u in both] == [
+                (u.used, u.window_start) for u in alone
+            ]
 
 
 @pytest.mark.parametrize("seed", range(3))
