@@ -124,6 +124,17 @@ def _day_files(names: list[str]) -> DayFiles:
     return DayFiles(live, superseded, last, summaries=current)
 
 
+@dataclass(frozen=True)
+class _Span:
+    """The part ``[begin, stop)`` of one day folder that a read covers."""
+
+    folder: str
+    files: DayFiles
+    begin: datetime
+    stop: datetime
+    whole_day: bool
+
+
 @dataclass
 class _DayIds:
     files: set[str] = field(default_factory=set)
@@ -203,6 +214,24 @@ class Lake:
             pl.col("ts").is_between(pl.lit(start), pl.lit(end), closed="left")
         )
 
+    def _spans(self, start: datetime, end: datetime) -> Iterator[_Span]:
+        """Each day overlapping ``[start, end)``, with its files and the part of it inside."""
+        for day in self.days():
+            day_start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+            begin, stop = max(start, day_start), min(end, day_start + timedelta(days=1))
+            if begin < stop:
+                folder = day_folder(day)
+                files = _day_files(self.store.list_files(folder))
+                yield _Span(folder, files, begin, stop, stop - begin == timedelta(days=1))
+
+    def _scan(self, folder: str, name: str, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+        return pl.scan_parquet(str(self.store.path(folder, name)), schema=schema)
+
+    def _events_in(self, folder: str, name: str, a: datetime, b: datetime) -> pl.LazyFrame:
+        return self._scan(folder, name, STORAGE_SCHEMA).filter(
+            pl.col("ts").is_between(pl.lit(a), pl.lit(b), closed="left")
+        )
+
     def usage(
         self, start: datetime, end: datetime, now: datetime | None = None, *, daily: bool = False
     ) -> pl.LazyFrame:
@@ -210,49 +239,23 @@ class Lake:
         for the whole hours it covers, from raw events for the rest. Sums equal the raw
         events' sums exactly. With ``daily``, a whole rolled-up day is read from its daily
         rollup (``ts`` is then the day's start: for questions that ignore the time of day)."""
-        now = now or clock.now()
-        start = max(start, self.cutoff(now))
-        if start >= end:
-            return pl.LazyFrame(schema=USAGE_SCHEMA)
-        first = start.astimezone(UTC).date()
-        last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
+        start = max(start, self.cutoff(now or clock.now()))
         pieces: list[pl.LazyFrame] = []
-        for day in self.days():
-            if not first <= day <= last:
-                continue
-            folder = day_folder(day)
-            files = _day_files(self.store.list_files(folder))
-            begin = max(start, datetime.combine(day, datetime.min.time(), tzinfo=UTC))
-            stop = min(
-                end, datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-            )
-            raw: list[tuple[str, datetime, datetime]] = [(n, begin, stop) for n in files.live]
-            whole_day = stop - begin == timedelta(days=1)
-            if daily and whole_day and files.daily:
-                path = str(self.store.path(folder, files.daily))
-                pieces.append(pl.scan_parquet(path, schema=USAGE_SCHEMA))
-                raw = [(n, begin, stop) for n in files.live[1:]]
+        for span in self._spans(start, end):
+            files, folder, begin, stop = span.files, span.folder, span.begin, span.stop
+            raw = [(n, begin, stop) for n in files.live]
+            if daily and span.whole_day and files.daily:
+                pieces.append(self._scan(folder, files.daily, USAGE_SCHEMA))
+                raw = raw[1:]  # the compact file is in the rollup; newer parts are not
             elif files.rollup:
                 hour_a = _ceil_hour(begin)
                 hour_b = max(_floor_hour(stop), hour_a)
                 if hour_a < hour_b:
-                    pieces.append(
-                        pl.scan_parquet(
-                            str(self.store.path(folder, files.rollup)), schema=USAGE_SCHEMA
-                        ).filter(
-                            pl.col("ts").is_between(pl.lit(hour_a), pl.lit(hour_b), closed="left")
-                        )
-                    )
+                    hours = pl.col("ts").is_between(pl.lit(hour_a), pl.lit(hour_b), closed="left")
+                    pieces.append(self._scan(folder, files.rollup, USAGE_SCHEMA).filter(hours))
                     compact = files.live[0]
-                    raw = [(n, begin, stop) for n in files.live[1:]]
-                    raw += [(compact, begin, hour_a), (compact, hour_b, stop)]
-            for name, a, b in raw:
-                if a < b:
-                    pieces.append(
-                        pl.scan_parquet(str(self.store.path(folder, name)), schema=STORAGE_SCHEMA)
-                        .filter(pl.col("ts").is_between(pl.lit(a), pl.lit(b), closed="left"))
-                        .pipe(as_usage)
-                    )
+                    raw = raw[1:] + [(compact, begin, hour_a), (compact, hour_b, stop)]
+            pieces += [self._events_in(folder, n, a, b).pipe(as_usage) for n, a, b in raw if a < b]
         if not pieces:
             return pl.LazyFrame(schema=USAGE_SCHEMA)
         return pl.concat(pieces, how="vertical")
@@ -260,28 +263,16 @@ class Lake:
     def latency(self, start: datetime, end: datetime, now: datetime | None = None) -> pl.LazyFrame:
         """Latency-sketch rows (see :mod:`data.rollup`) for ``[start, end)``: from each whole
         day's sketch where one is written, from raw events elsewhere."""
-        now = now or clock.now()
-        start = max(start, self.cutoff(now))
+        start = max(start, self.cutoff(now or clock.now()))
         pieces: list[pl.LazyFrame] = []
-        for day in self.days():
-            day_start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-            day_end = day_start + timedelta(days=1)
-            begin, stop = max(start, day_start), min(end, day_end)
-            if begin >= stop:
-                continue
-            folder = day_folder(day)
-            files = _day_files(self.store.list_files(folder))
-            raw = files.live
-            if files.latency and (begin, stop) == (day_start, day_end):
-                sketch = str(self.store.path(folder, files.latency))
-                pieces.append(pl.scan_parquet(sketch, schema=LATENCY_SCHEMA))
-                raw = files.live[1:]
-            for name in raw:
-                pieces.append(
-                    pl.scan_parquet(str(self.store.path(folder, name)), schema=STORAGE_SCHEMA)
-                    .filter(pl.col("ts").is_between(pl.lit(begin), pl.lit(stop), closed="left"))
-                    .pipe(as_latency)
-                )
+        for span in self._spans(start, end):
+            raw = span.files.live
+            if span.whole_day and span.files.latency:
+                pieces.append(self._scan(span.folder, span.files.latency, LATENCY_SCHEMA))
+                raw = raw[1:]
+            pieces += [
+                self._events_in(span.folder, n, span.begin, span.stop).pipe(as_latency) for n in raw
+            ]
         if not pieces:
             return pl.LazyFrame(schema=LATENCY_SCHEMA)
         return pl.concat(pieces, how="vertical")

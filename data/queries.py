@@ -45,8 +45,7 @@ def totals(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def ranked_part(frame: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
-    """Calls, credits and errors per value of ``dimension`` (a part :func:`combine_ranked`
-    can add up with others)."""
+    """Calls, credits and errors per value of ``dimension``."""
     return frame.group_by(pl.col(dimension).alias("value")).agg(_measures())
 
 
@@ -60,29 +59,6 @@ def with_share(ranked_values: pl.LazyFrame) -> pl.LazyFrame:
 def ranked(frame: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
     """Every value of ``dimension`` with calls, credits, errors and its share of calls."""
     return frame.pipe(ranked_part, dimension).pipe(with_share)
-
-
-RANKED_SCHEMA = {
-    "value": pl.String,
-    "calls": pl.Int64,
-    "credits": pl.Int64,
-    "errors": pl.Int64,
-    "share": pl.Float64,
-}
-
-
-def combine_ranked(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """Add up :func:`ranked_part` answers for several stretches of time."""
-    if not parts:
-        return pl.DataFrame(schema=RANKED_SCHEMA)
-    return (
-        pl.concat(parts)
-        .lazy()
-        .group_by("value")
-        .agg(pl.col("calls", "credits", "errors").sum())
-        .pipe(with_share)
-        .collect()
-    )
 
 
 def top_with_other(ranked_values: pl.DataFrame, n: int) -> pl.DataFrame:
@@ -111,27 +87,6 @@ def by_bucket(frame: pl.LazyFrame, bucket: str, timezone: str) -> pl.LazyFrame:
     return (
         frame.group_by(local.alias("bucket"), "api_version")
         .agg(_measures())
-        .sort(["bucket", "api_version"])
-    )
-
-
-BUCKETS_SCHEMA = {
-    "bucket": pl.Datetime("ms", "UTC"),
-    "api_version": pl.String,
-    "calls": pl.Int64,
-    "credits": pl.Int64,
-    "errors": pl.Int64,
-}
-
-
-def combine_buckets(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """Add up :func:`by_bucket` answers (a local day can straddle two UTC days)."""
-    if not parts:
-        return pl.DataFrame(schema=BUCKETS_SCHEMA)
-    return (
-        pl.concat(parts)
-        .group_by("bucket", "api_version")
-        .agg(pl.col("calls", "credits", "errors").sum())
         .sort(["bucket", "api_version"])
     )
 
