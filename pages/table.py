@@ -88,6 +88,7 @@ def _column_defs(first: str) -> list[dict]:
             "filter": "agTextColumnFilter",
             "tooltipValueGetter": {"function": "apidashConnections(params)"},
             "pinned": "left" if dim == first else None,
+            "minWidth": 220 if dim == first else 110,
             "cellClass": "fw-semibold" if dim == first else None,
         }
         for dim in column_order(first)
@@ -116,7 +117,7 @@ def _column_defs(first: str) -> list[dict]:
         },
         {
             "field": "p95_ms",
-            "headerName": "p95 latency (ms)",
+            "headerName": "p95 ms",
             "filter": "agNumberColumnFilter",
             "type": "numericColumn",
             "valueFormatter": {
@@ -243,7 +244,7 @@ def layout(**query: str) -> html.Div:
             "rowBuffer": 20,
         },
         csvExportParams={"fileName": file_name},
-        columnSize="autoSize",
+        columnSize="responsiveSizeToFit",
         style={"height": "600px"},
     )
     shown = (
