@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from servers import gunicorn  # noqa: E402
 
 TOKEN = "load-test-token"
+FAILURES: list[str] = []  # what each failed request answered, for the report
 PAGES = ["/", "/applications", "/modules", "/ip-addresses", "/users", "/methods", "/time", "/table"]
 QUERIES = [
     "",
@@ -56,8 +57,10 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float]:
             status = response.status
     except urllib.error.HTTPError as exc:
         status = exc.code
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        FAILURES.append(f"{exc.code} {url}: {exc.read()[:300]!r} (request {body[:200]!r})")
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
         status = 0
+        FAILURES.append(f"no answer from {url}: {exc!r}")
     return status, time.perf_counter() - started
 
 
@@ -203,6 +206,7 @@ def run(clients: int, seconds: float, workers: int) -> dict[str, object]:
         "requests": total,
         "errors": errors,
         "rows": rows,
+        "failures": FAILURES[:20],
     }
 
 
@@ -224,6 +228,8 @@ def main() -> None:
             f"{row['kind']:<24}{row['requests']:>10,}{row['errors']:>8}{row['p50_ms']:>10}"
             f"{row['p95_ms']:>10}{row['max_ms']:>10}"
         )
+    for failure in result["failures"]:
+        print(f"failed: {failure}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"(JSON in {args.out})")

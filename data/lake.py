@@ -54,6 +54,7 @@ SUMMARIES: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {
 _SUMMARY = re.compile(r"^(" + "|".join(SUMMARIES) + r")-(\d{12})\.parquet$")
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _RETRIES = 10
+GRACE_S = 120.0  # replaced files outlive a compaction this long, for readers mid-query
 
 
 def _floor_hour(moment: datetime) -> datetime:
@@ -366,20 +367,20 @@ class Lake:
 
     # -- maintenance ---------------------------------------------------------------------
 
-    def compact(self, day: date) -> int:
-        """Merge a day's files into one and write its rollup; returns how many files it
+    def compact(self, day: date, *, grace_s: float = GRACE_S) -> int:
+        """Merge a day's files into one and write its summaries; returns how many files it
         replaced (0: the day was already in final form).
 
-        The rollup is published first (unused until its compact file exists), then the merged
-        file with one rename, before any old file is deleted: readers use either the old files
-        or the merged one with its rollup, never both.
+        The summaries are published first (unused until their compact file exists), then the
+        merged file with one rename: readers use either the old files or the merged one with
+        its summaries, never both. The files it replaces are deleted only once the merged
+        file is ``grace_s`` old, so a reader that listed them just before can still read them.
         """
         folder = day_folder(day)
         with self.store.lock(folder):
             files = _day_files(self.store.list_files(folder))
+            self._drop_superseded(folder, files, grace_s)
             if files.final or not files.live:
-                for name in files.superseded:
-                    self.store.delete(folder, name)
                 return 0
             paths = [str(self.store.path(folder, n)) for n in files.live]
             merged = pl.read_parquet(paths, schema=STORAGE_SCHEMA).sort("ts")
@@ -393,11 +394,21 @@ class Lake:
                 staged.publish()
             if files.live != [name]:
                 self.store.stage(folder, name, _write_parquet(merged)).publish()
-            previous = list(files.summaries.values())
-            for old in files.live + files.superseded + previous:
-                if old != name and not old.endswith(f"-{seq:012d}.parquet"):
-                    self.store.delete(folder, old)
+            if grace_s <= 0:
+                self._drop_superseded(folder, _day_files(self.store.list_files(folder)), 0)
             return len(files.live)
+
+    def _drop_superseded(self, folder: str, files: DayFiles, grace_s: float) -> None:
+        """Delete the files a compaction replaced, once its merged file is ``grace_s`` old."""
+        if not files.superseded or not files.live:
+            return
+        try:
+            age = time.time() - self.store.path(folder, files.live[0]).stat().st_mtime
+        except FileNotFoundError:
+            return
+        if age >= grace_s:
+            for name in files.superseded:
+                self.store.delete(folder, name)
 
     def compact_all(self, now: datetime | None = None) -> int:
         """Compact every day with more than one file; returns the number of days compacted."""

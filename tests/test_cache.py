@@ -194,7 +194,8 @@ def _rollups(lake: Lake) -> dict[str, tuple[str, int]]:
     """Each day's rollup file and its modification time (ns)."""
     out = {}
     for day in lake.days():
-        for path in (lake.store.root / f"date={day}").glob("rollup-*"):
+        # The newest one: a replaced rollup stays on disk for a grace period.
+        for path in sorted((lake.store.root / f"date={day}").glob("rollup-*")):
             out[day.isoformat()] = (path.name, path.stat().st_mtime_ns)
     return out
 
