@@ -99,3 +99,26 @@ def write(lake: Lake, rows: list[dict[str, object]]) -> pl.DataFrame:
 def counts(rows: list[dict[str, object]], field: str) -> Counter:
     """Calls per value of ``field``, counted in plain Python (independent of Polars)."""
     return Counter(r[field] for r in rows)
+
+
+def call(ts: datetime, version: str = "v2", credits: int = 1, **extra: object) -> dict:
+    """One call in storage form at ``ts``: V2 from Zapier Sync by default, fields overridable."""
+    return {
+        "ts": ts,
+        "api_version": version,
+        "application": "Zapier Sync" if version == "v2" else None,
+        "module": "Leads",
+        "method": "GET" if version == "v2" else "getRecords",
+        "user": "ana@example.com",
+        "ip": "192.0.2.10",
+        "status": 200,
+        "latency_ms": 10.0,
+        "credits": credits,
+        "id": None,
+        **extra,
+    }
+
+
+def store(lake: Lake, rows: list[dict]) -> None:
+    """Append calls in storage form straight to the lake (no validation: any ts allowed)."""
+    lake.append(pl.DataFrame(rows, schema=STORAGE_SCHEMA))

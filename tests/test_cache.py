@@ -17,41 +17,20 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from conftest import reset_caches, stored_frame
+from conftest import reset_caches
 from data import clock, queries, stats
 from data.cache import cached, get_cache, period_bounds
 from data.lake import Lake
 from data.rollup import as_usage
 from data.runtime import get_lake
 from data.usage import v2_usage
-from factory import APPLICATIONS, IPS, METHODS, USERS
+from factory import APPLICATIONS, IPS, METHODS, USERS, call, store
 
 # Seven minutes into a period; the week before it crosses the end of US daylight saving time
 # (2026-11-01), so local days of America/New_York have 23, 24 and 25 hours.
 T0 = datetime(2026, 11, 3, 10, 7, tzinfo=UTC)
 AS_OF = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
 MODULES = ["Leads", "Contacts", "Deals", "Accounts", "Tasks"]
-
-
-def call(ts: datetime, version: str = "v2", credits: int = 1, **extra: object) -> dict:
-    return {
-        "ts": ts,
-        "api_version": version,
-        "application": "Zapier Sync" if version == "v2" else None,
-        "module": "Leads",
-        "method": "GET" if version == "v2" else "getRecords",
-        "user": "ana@example.com",
-        "ip": "192.0.2.10",
-        "status": 200,
-        "latency_ms": 10.0,
-        "credits": credits,
-        "id": None,
-        **extra,
-    }
-
-
-def store(lake: Lake, rows: list[dict]) -> None:
-    lake.append(stored_frame(rows))
 
 
 def week_of_calls(end: datetime, count: int = 700) -> list[dict]:

@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from components.live_usage import outlook_text
-from conftest import stored_frame
 from data.forecast import v2_outlook
 from data.lake import Lake
+from factory import call as factory_call
+from factory import store
 
 NOW = datetime(2026, 11, 20, 10, 7, tzinfo=UTC)
 START = NOW - timedelta(hours=24)
@@ -24,23 +25,7 @@ MIN = timedelta(minutes=1)
 
 
 def call(ts: datetime, credits: int, application: str = "Zapier Sync", version: str = "v2") -> dict:
-    return {
-        "ts": ts,
-        "api_version": version,
-        "application": application if version == "v2" else None,
-        "module": "Leads",
-        "method": "GET" if version == "v2" else "getRecords",
-        "user": "ana@example.com",
-        "ip": "192.0.2.10",
-        "status": 200,
-        "latency_ms": 10.0,
-        "credits": credits,
-        "id": None,
-    }
-
-
-def store(lake: Lake, rows: list[dict]) -> None:
-    lake.append(stored_frame(rows))
+    return factory_call(ts, version, credits, application=application if version == "v2" else None)
 
 
 def test_used_returning_rate_and_driver(lake: Lake) -> None:

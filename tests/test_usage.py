@@ -11,34 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from components.usage_bar import percent_text, usage_bar
-from conftest import stored_frame
 from data.lake import Lake
 from data.usage import PURPLE, RED, Usage, v1_day_start, v1_usage, v2_usage
+from factory import call, store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
 LA = "America/Los_Angeles"
 PARIS = "Europe/Paris"
-
-
-def call(ts: datetime, version: str = "v2", credits: int = 1, **extra: object) -> dict:
-    return {
-        "ts": ts,
-        "api_version": version,
-        "application": "Zapier Sync" if version == "v2" else None,
-        "module": "Leads",
-        "method": "GET" if version == "v2" else "getRecords",
-        "user": "ana@example.com",
-        "ip": "192.0.2.10",
-        "status": 200,
-        "latency_ms": 10.0,
-        "credits": credits,
-        **extra,
-    }
-
-
-def store(lake: Lake, rows: list[dict]) -> None:
-    lake.append(stored_frame(rows))
 
 
 # -- V2: rolling 24 hours -------------------------------------------------------------------
