@@ -410,8 +410,8 @@ class Lake:
             for name in files.superseded:
                 self.store.delete(folder, name)
 
-    def compact_all(self, now: datetime | None = None) -> int:
-        """Compact every day with more than one file; returns the number of days compacted."""
+    def compact_all(self) -> int:
+        """Compact every day not in final form; returns the number of days compacted."""
         return sum(1 for day in self.days() if self.compact(day))
 
     def prune(self, now: datetime | None = None) -> list[date]:

@@ -155,8 +155,8 @@ class LocalStore:
 class HeldLock:
     """A lock kept for as long as this process lives (leader election between workers).
 
-    :meth:`try_acquire` is non-blocking; the operating system releases the lock when the
-    process dies, so another worker takes over at its next try.
+    :meth:`try_acquire` is non-blocking; the lock is never released by hand: the operating
+    system releases it when the process dies, so another worker takes over at its next try.
     """
 
     def __init__(self, store: LocalStore, name: str) -> None:
@@ -179,9 +179,3 @@ class HeldLock:
             return False
         self._fd = fd
         return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None

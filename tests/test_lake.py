@@ -24,6 +24,7 @@ from conftest import ROOT, stored_frame
 from data.lake import Lake, day_folder
 from data.schema import STORAGE_SCHEMA
 from data.storage import TEMP_PREFIX
+from factory import call
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DAY = NOW.date()
@@ -127,29 +128,11 @@ def acks(output: str) -> list[tuple[int, int, int]]:
     return out
 
 
-def row(ts: datetime, **overrides: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "ts": ts,
-        "api_version": "v2",
-        "application": "Zapier Sync",
-        "module": "Leads",
-        "method": "GET",
-        "user": "ana@example.com",
-        "ip": "192.0.2.10",
-        "status": 200,
-        "latency_ms": 10.0,
-        "credits": 1,
-        "id": None,
-    }
-    base.update(overrides)
-    return base
-
-
 # -- append, folders, dedupe --------------------------------------------------------------
 
 
 def test_append_then_scan_returns_the_rows(lake: Lake) -> None:
-    rows = [row(NOW - timedelta(minutes=m), id=f"e{m}", credits=m) for m in range(1, 6)]
+    rows = [call(NOW - timedelta(minutes=m), id=f"e{m}", credits=m) for m in range(1, 6)]
     result = lake.append(stored_frame(rows))
     assert (result.accepted, result.duplicates) == (5, 0)
     got = stored(lake).sort("ts")
@@ -163,7 +146,7 @@ def test_append_then_scan_returns_the_rows(lake: Lake) -> None:
 def test_files_land_in_utc_day_folders(lake: Lake) -> None:
     late = datetime(2026, 11, 24, 23, 59, 59, 999_000, tzinfo=UTC)
     early = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
-    lake.append(stored_frame([row(late, id="a"), row(early, id="b"), row(NOW, id="c")]))
+    lake.append(stored_frame([call(late, id="a"), call(early, id="b"), call(NOW, id="c")]))
     root = lake.store.root
     assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == [
         "date=2026-11-24",
@@ -180,22 +163,22 @@ def test_files_land_in_utc_day_folders(lake: Lake) -> None:
 
 def test_duplicates_by_id_are_stored_once(lake: Lake) -> None:
     t = NOW - timedelta(minutes=5)
-    first = lake.append(stored_frame([row(t, id="x"), row(t, id="y"), row(t, id="x")]))
+    first = lake.append(stored_frame([call(t, id="x"), call(t, id="y"), call(t, id="x")]))
     assert (first.accepted, first.duplicates) == (2, 1)  # within one batch
-    second = lake.append(stored_frame([row(t, id="y"), row(t, id="z")]))
+    second = lake.append(stored_frame([call(t, id="y"), call(t, id="z")]))
     assert (second.accepted, second.duplicates) == (1, 1)  # across batches
-    again = lake.append(stored_frame([row(t, id="x"), row(t, id="z")]))
+    again = lake.append(stored_frame([call(t, id="x"), call(t, id="z")]))
     assert (again.accepted, again.duplicates) == (0, 2)
     assert sorted(stored(lake)["id"].to_list()) == ["x", "y", "z"]
     # A fresh Lake (another worker process) finds the stored ids on disk.
     other = Lake(lake.store.root, retention_days=lake.retention_days)
-    assert other.append(stored_frame([row(t, id="z"), row(t, id="w")])).accepted == 1
+    assert other.append(stored_frame([call(t, id="z"), call(t, id="w")])).accepted == 1
     assert stored(lake).height == 4
 
 
 def test_events_without_id_are_never_deduplicated(lake: Lake) -> None:
     t = NOW - timedelta(minutes=5)
-    same = [row(t), row(t), row(t)]
+    same = [call(t), call(t), call(t)]
     assert lake.append(stored_frame(same)).accepted == 3
     assert lake.append(stored_frame(same)).accepted == 3
     got = stored(lake)
@@ -272,7 +255,7 @@ def test_writer_killed_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
 
 
 def test_sweep_removes_only_stale_temporary_files(lake: Lake) -> None:
-    lake.append(stored_frame([row(NOW, id="a")]))
+    lake.append(stored_frame([call(NOW, id="a")]))
     folder = lake.store.root / day_folder(DAY)
     stale = folder / f"{TEMP_PREFIX}dead-part-000000000009-00000000.parquet"
     fresh = folder / f"{TEMP_PREFIX}busy-part-000000000010-00000000.parquet"
@@ -489,7 +472,7 @@ def test_prune_deletes_days_wholly_older_than_the_retention_window(tmp_path: Pat
         "cutoff-day-late": cutoff + timedelta(hours=1),
         "recent": NOW - timedelta(minutes=1),
     }
-    lake.append(stored_frame([row(ts, id=name) for name, ts in times.items()]))
+    lake.append(stored_frame([call(ts, id=name) for name, ts in times.items()]))
 
     def visible() -> set[str]:
         frame = lake.collect(lambda: lake.scan(NOW - timedelta(days=30), NOW, now=NOW))
