@@ -202,8 +202,9 @@ def _parse_ts(text: pl.Series, now: datetime, retention_days: int, errors: _Coll
         "ts",
         "is not a valid time: use RFC 3339 (2026-11-25T10:00:00Z) or epoch milliseconds",
     )
+    seconds_like = numeric & epoch.is_between(0, 99_999_999_999)
     errors.add(
-        numeric & epoch.is_between(0, 99_999_999_999),
+        seconds_like,
         "ts",
         "looks like epoch seconds: send epoch milliseconds (seconds × 1000)",
     )
@@ -214,7 +215,7 @@ def _parse_ts(text: pl.Series, now: datetime, retention_days: int, errors: _Coll
         f"is more than 5 minutes in the future (now is {now:%Y-%m-%dT%H:%M:%SZ})",
     )
     errors.add(
-        (ts < cutoff) & ~(numeric & epoch.is_between(0, 99_999_999_999)),
+        (ts < cutoff) & ~seconds_like,
         "ts",
         f"is older than the {retention_days}-day retention window "
         f"(the oldest accepted time is {cutoff:%Y-%m-%dT%H:%M:%SZ})",
