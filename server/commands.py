@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from data.demo import generate_events
 from data.ingest import store_batch
 from data.readers import FORMATS, RawBatch, detect_format, parse
 from data.runtime import get_lake
-from data.schema import ValidationError, validate_frame
+from data.schema import MAX_ERRORS, FieldError, ValidationError, validate_frame
 
 CHUNK = 200_000
 
@@ -33,19 +34,23 @@ def _validate_with_progress(batch: RawBatch, name: str, now: datetime) -> pl.Dat
         disable=frame.height < CHUNK or None,
         file=sys.stderr,
     ) as bar:
+        errors: list[FieldError] = []
+        bad = 0
+        truncated = False
         for offset in range(0, max(frame.height, 1), CHUNK):
             chunk = frame.slice(offset, CHUNK)
             try:
                 valid.append(validate_frame(chunk, now=now, retention_days=lake.retention_days))
-            except ValidationError as exc:
-                shifted = ValidationError(
-                    [type(e)(e.index + offset, e.field, e.message, e.line) for e in exc.errors],
-                    bad_records=exc.bad_records,
-                    total=frame.height,
-                    truncated=exc.truncated,
-                )
-                raise shifted.with_lines(batch.lines) from None
+            except ValidationError as exc:  # keep checking: the report covers the whole file
+                errors += [replace(e, index=e.index + offset) for e in exc.errors]
+                bad += exc.bad_records
+                truncated = truncated or exc.truncated
             bar.update(chunk.height)
+    if bad:
+        shown = errors[:MAX_ERRORS]
+        more = truncated or len(errors) > MAX_ERRORS
+        problem = ValidationError(shown, bad_records=bad, total=frame.height, truncated=more)
+        raise problem.with_lines(batch.lines)
     return pl.concat(valid) if valid else frame
 
 

@@ -288,3 +288,22 @@ def test_demo_fills_an_empty_lake(runner, lake: Lake) -> None:
     assert result.exit_code == 0, result.output
     assert "demo events" in result.stdout
     assert not lake.is_empty()
+
+
+def test_a_large_bad_file_reports_bad_lines_from_every_chunk(env, tmp_path, monkeypatch):
+    """Big files are checked in chunks; the report covers the whole file, not the first chunk
+    with a problem, and counts every bad record."""
+    from app import server
+    from server import commands
+
+    monkeypatch.setattr(commands, "CHUNK", 3)
+    lines = [json.dumps(event(id=f"e{i}")) for i in range(9)]
+    lines[1] = json.dumps(event(ip="not-an-ip"))
+    lines[7] = json.dumps(event(module=""))
+    path = tmp_path / "big.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    result = server.test_cli_runner().invoke(args=["ingest", str(path)])
+    assert result.exit_code == 1
+    assert "2 of 9 records are invalid" in result.output
+    assert "line 2: field 'ip'" in result.output and "line 8: field 'module'" in result.output
+    assert Lake(env / "lake").is_empty()
