@@ -544,3 +544,21 @@ def test_empty_states_instead_of_a_chart(served, dash_duo, events) -> None:
     assert count(dash_duo, ".doughnut-graph") == 0
     assert count(dash_duo, ".alert") == 0
     assert dash_duo.get_logs() == []
+
+
+# -- 10. what the first view loads ---------------------------------------------------------
+
+
+def test_charts_draw_with_the_vendored_partial_plotly_bundle(served, dash_duo, events) -> None:
+    """The Overview's time chart and a doughnut draw with assets/plotly-basic.min.js; the full
+    plotly.js (four times its size, and most of a cold first view's time) is never fetched."""
+    for path, chart in (("/", "#overview-time-chart"), ("/modules", ".doughnut-graph")):
+        open_page(dash_duo, path)
+        until(lambda chart=chart: count(dash_duo, f"{chart} .main-svg"), f"{chart} on {path}")
+        fetched = dash_duo.driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+        )
+        scripts = [urlsplit(url).path.rsplit("/", 1)[-1] for url in fetched]
+        assert "plotly-basic.min.js" in scripts, path
+        assert "plotly.min.js" not in scripts, path
+    assert dash_duo.get_logs() == []

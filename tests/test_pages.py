@@ -284,3 +284,46 @@ def test_csv_export_keeps_numbers_unformatted(app):
 
     grid = find(table.layout(dim="module"), "table-grid")
     assert grid.defaultColDef["useValueFormatterForExport"] is False
+
+
+def graphs(component) -> list:
+    """Every dcc.Graph in a layout tree."""
+    found = [component] if getattr(component, "_type", None) == "Graph" else []
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            found += graphs(child)
+    return found
+
+
+def test_every_chart_uses_a_trace_type_of_the_vendored_plotly_bundle(app):
+    """The browser draws with plotly.js's basic bundle (assets/plotly-basic.min.js: a quarter
+    of the full bundle, which the first view would otherwise wait for). It has scatter, bar and
+    pie only: another trace type would draw nothing, so use the full bundle for it."""
+    from components.figures import doughnut_figure
+
+    pages = {
+        "overview": {},
+        "modules": {},
+        "applications": {"view": "graph"},
+        "time": {"range": "today"},
+    }
+    figures = [doughnut_figure(pl.DataFrame({"value": ["a"], "calls": [1]}), ["#"])]
+    for module, query in pages.items():
+        page = __import__(f"pages.{module}", fromlist=["layout"]).layout(**query)
+        figures += [graph.figure for graph in graphs(page)]
+    types = {trace.type for figure in figures for trace in figure.data}
+    assert types == {"bar", "scatter", "pie"}
+
+
+def test_the_vendored_plotly_bundle_matches_plotly_py(client):
+    """assets/plotly-basic.min.js is the plotly.js version plotly.py was built for (update it
+    with plotly: `npm pack plotly.js-basic-dist-min@VERSION`), and every page loads it, so that
+    dcc.Graph never fetches the full bundle."""
+    from plotly.offline import get_plotlyjs_version
+
+    from conftest import ROOT
+
+    head = (ROOT / "assets" / "plotly-basic.min.js").read_text()[:200]
+    assert f"plotly.js (basic - minified) v{get_plotlyjs_version()}\n" in head
+    assert b"/assets/plotly-basic.min.js?m=" in client.get("/").data
