@@ -141,3 +141,23 @@ def returning_figure(returning: pl.DataFrame, *, timezone: str) -> go.Figure:
         yaxis={"title": {"text": "Credits"}, "rangemode": "tozero", "tickformat": ",d"},
         margin={"l": 8, "r": 8, "t": 8, "b": 8},
     )
+
+
+def warm_up() -> None:
+    """Build one figure of each kind from a tiny frame, and throw them away.
+
+    A process's first Plotly figure loads the template and the property validators (about
+    150 ms); a worker calls this before it takes traffic, so its first viewer does not wait.
+    """
+    hours = pl.datetime_range(
+        pl.datetime(2026, 1, 1, time_zone="UTC"),
+        pl.datetime(2026, 1, 1, 1, time_zone="UTC"),
+        interval="1h",
+        eager=True,
+    )
+    buckets = pl.DataFrame(
+        {"bucket": hours, "api_version": ["v2", "v2"], "calls": [1, 2], "credits": [1, 2]}
+    )
+    timeline_figure(buckets, bucket="hour", timezone="UTC", version="v2", limit=10)
+    returning_figure(buckets.select(hour="bucket", credits="credits"), timezone="UTC")
+    doughnut_figure(pl.DataFrame({"value": ["a", "Other (1)"], "calls": [2, 1]}), ["#", "#"])

@@ -197,3 +197,27 @@ def test_a_fresh_worker_serves_concurrent_first_requests(env):
             with ThreadPoolExecutor(16) as pool:
                 statuses = list(pool.map(lambda u: get(u)[0], urls))
             assert statuses == [200] * len(urls)
+
+
+def test_worker_warm_up_computes_no_statistics(env, lake, monkeypatch, caplog):
+    """The gunicorn hook draws the live panel and one figure of each kind before the worker
+    takes traffic (the first Polars scans and Plotly figure cost ~300 ms), but it computes
+    and caches no statistics: the first viewer of a period still gets them fresh."""
+    import logging
+    import runpy
+    from datetime import UTC, datetime
+
+    from data.cache import get_cache
+    from server import background
+
+    monkeypatch.setattr(background, "start", lambda: None)  # no upkeep thread in this test
+    write(lake, v2_rows(datetime.now(UTC)))
+    hook = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+
+    class Worker:
+        log = logging.getLogger("test-worker")
+
+    with caplog.at_level(logging.INFO, logger="test-worker"):
+        hook["post_worker_init"](Worker())
+    assert [r.getMessage()[:24] for r in caplog.records] == ["worker warmed up (200 OK"]
+    assert get_cache().computed == 0 and len(get_cache().store) == 0
