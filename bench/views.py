@@ -256,7 +256,7 @@ def prepare_lake(root: Path, days: int, per_day: int, settings: Any) -> dict:
         raise SystemExit(f"{root} holds a {marker['days']}x{marker['per_day']} lake: use --lake")
     if marker is None and root.exists() and any(root.iterdir()):
         names = [p.name for p in root.iterdir()]
-        if not all(n.startswith(("date=", ".")) for n in names):
+        if not all(n.startswith(("date=", ".", "window")) for n in names):
             raise SystemExit(f"{root} is not an unfinished benchmark lake: refusing to delete it")
         print(f"removing the unfinished lake {root}", flush=True)
         shutil.rmtree(root)
@@ -304,6 +304,7 @@ def prepare_lake(root: Path, days: int, per_day: int, settings: Any) -> dict:
             f"reused (built {marker['built_at']} in {marker['build_seconds']:,} s); "
             f"topped up to now and the open day rewritten ({stored:,} events) in {seconds:.1f} s"
         )
+    lake.refresh_window(now)  # as the upkeep does after compacting
     marker_path.write_text(json.dumps(marker, indent=2) + "\n")
     facts = lake_facts(lake, root, now)
     print(

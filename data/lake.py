@@ -19,6 +19,7 @@ day of its ``ts``: a re-sent event has the same ``ts``).
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import time
@@ -32,26 +33,30 @@ import polars as pl
 
 from data import clock
 from data.rollup import (
-    LATENCY_SCHEMA,
+    DIMENSIONS,
+    SKETCH_SCHEMA,
+    SUMMARY_KINDS,
     USAGE_SCHEMA,
     as_latency,
     as_usage,
-    daily_rollup,
-    latency_rollup,
-    rollup,
+    summaries,
 )
 from data.schema import STORAGE_SCHEMA
 from data.storage import LocalStore, Staged
 
 _PART = re.compile(r"^part-(\d{12})-[0-9a-f]{8}\.parquet$")
 _COMPACT = re.compile(r"^compact-(\d{12})\.parquet$")
-#: What compaction writes beside compact-N, each as <kind>-N.parquet, and how.
-SUMMARIES: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {
-    "rollup": rollup,  # usage rows per hour
-    "daily": daily_rollup,  # usage rows per day
-    "latency": latency_rollup,  # the day's latency sketch
-}
-_SUMMARY = re.compile(r"^(" + "|".join(SUMMARIES) + r")-(\d{12})\.parquet$")
+#: What compaction writes beside compact-N, each as <kind>-N.parquet (data.rollup.summaries).
+_SUMMARY = re.compile(r"^(" + "|".join(SUMMARY_KINDS) + r")-(\d{12})\.parquet$")
+#: Summaries an older version wrote (a sketch keyed by strings): replaced at the next compaction.
+_RETIRED = re.compile(r"^latency-\d{12}\.parquet$")
+_KEY_SHIFT = 32  # a usage row's key: its piece's number << 32 | its row in that piece
+WINDOW = "window"  # the folder of the closed days' summary (Lake.refresh_window)
+_WINDOW = re.compile(r"^window-(\d{12})\.json$")
+ROW_GROUP = 65_536  # rows; small enough that reading a few minutes of a day skips the rest
+#: A daily rollup's Parquet metadata: the first and last ``ts`` of the events it sums.
+SPAN_KEYS = ("first_ts", "last_ts")
+WINDOW_MIN_DAYS = 3  # fewer closed days than this: per-day summaries are as cheap
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _RETRIES = 10
 GRACE_S = 120.0  # replaced files outlive a compaction this long, for readers mid-query
@@ -94,16 +99,12 @@ class DayFiles:
         return self.summaries.get("daily")
 
     @property
-    def latency(self) -> str | None:
-        return self.summaries.get("latency")
-
-    @property
     def final(self) -> bool:
         """Nothing left for compaction: one compact file and all its summaries."""
         return (
             len(self.live) == 1
             and self.live[0].startswith("compact-")
-            and self.summaries.keys() == SUMMARIES.keys()
+            and self.summaries.keys() == set(SUMMARY_KINDS)
         )
 
 
@@ -117,6 +118,7 @@ def _day_files(names: list[str]) -> DayFiles:
         [n for _, n in compacts[:-1]]
         + [n for s, n in parts if s <= upto]
         + [n for _, s, n in summaries if s < upto]
+        + [n for n in names if _RETIRED.match(n)]
     )
     # A rollup counts only with the compact file it was made from: published first, it stays
     # unused until its compact file is renamed into place, so readers switch in one step.
@@ -134,6 +136,33 @@ class _Span:
     begin: datetime
     stop: datetime
     whole_day: bool
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One file's share of a read: a summary's rows, or raw events in ``[begin, stop)``.
+
+    ``kind`` is ``"daily"`` (a whole day's summary), ``"rollup"`` (its whole hours in
+    ``[begin, stop)``) or ``"raw"``; ``sketch`` is the latency sketch keyed to its rows.
+    """
+
+    folder: str
+    name: str
+    kind: str
+    begin: datetime
+    stop: datetime
+    sketch: str | None = None
+    sign: int = 1  # -1: a day taken away from the window's sums
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The closed days summed into one rollup (``rows``) with its keyed sketch (``sketch``);
+    ``days`` names the daily rollup of each day it was made from (folder -> file)."""
+
+    rows: str
+    sketch: str
+    days: dict[str, str]
 
 
 @dataclass
@@ -157,9 +186,17 @@ def _first_unseen(ids: list[str | None], known: set[str]) -> pl.Series:
     return pl.Series(keep, dtype=pl.Boolean)
 
 
-def _write_parquet(frame: pl.DataFrame) -> Callable[[Path], None]:
+def _write_parquet(
+    frame: pl.DataFrame, metadata: dict[str, str] | None = None
+) -> Callable[[Path], None]:
     def write(path: Path) -> None:
-        frame.write_parquet(path, compression="zstd", statistics=True, row_group_size=256_000)
+        frame.write_parquet(
+            path,
+            compression="zstd",
+            statistics=True,
+            row_group_size=ROW_GROUP,
+            metadata=metadata,
+        )
 
     return write
 
@@ -172,6 +209,8 @@ class Lake:
         self.retention_days = retention_days
         self._ids: dict[date, _DayIds] = {}
         self._ids_lock = threading.Lock()
+        self._windows: dict[str, _Window] = {}
+        self._spans_of: dict[str, tuple[datetime, datetime] | None] = {}
 
     # -- reading -------------------------------------------------------------------------
 
@@ -233,50 +272,288 @@ class Lake:
             pl.col("ts").is_between(pl.lit(a), pl.lit(b), closed="left")
         )
 
-    def usage(
-        self, start: datetime, end: datetime, now: datetime | None = None, *, daily: bool = False
-    ) -> pl.LazyFrame:
-        """Usage rows (see :mod:`data.rollup`) for ``[start, end)``: from each day's rollup
-        for the whole hours it covers, from raw events for the rest. Sums equal the raw
-        events' sums exactly. With ``daily``, a whole rolled-up day is read from its daily
-        rollup (``ts`` is then the day's start: for questions that ignore the time of day)."""
+    def _pieces(
+        self,
+        start: datetime,
+        end: datetime,
+        now: datetime | None,
+        daily: bool,
+        timeless: bool = False,
+    ) -> Iterator[_Piece]:
+        """The files that answer ``[start, end)`` (never older than the retention window):
+        each day's rollup for the whole hours it covers (its daily rollup for a whole day,
+        with ``daily``), raw events for the rest. With ``timeless`` (questions that ignore
+        time altogether), the whole closed days come from the window instead of one file
+        each, less the days it holds that are not asked for, when that reads fewer files."""
         start = max(start, self.cutoff(now or clock.now()))
-        pieces: list[pl.LazyFrame] = []
-        for span in self._spans(start, end):
+        spans = list(self._spans(start, end))
+        whole = {s.folder for s in spans if daily and s.whole_day and s.files.daily}
+        window = self._window_for(whole) if timeless else None
+        if window is not None:
+            yield _Piece(WINDOW, window.rows, "window", start, end, window.sketch)
+            for folder, name in sorted(window.days.items()):
+                if folder not in whole:
+                    sketch = _day_files(self.store.list_files(folder)).summaries
+                    yield _Piece(
+                        folder, name, "daily", start, end, sketch.get("daily-latency"), sign=-1
+                    )
+        for span in spans:
             files, folder, begin, stop = span.files, span.folder, span.begin, span.stop
             raw = [(n, begin, stop) for n in files.live]
-            if daily and span.whole_day and files.daily:
-                pieces.append(self._scan(folder, files.daily, USAGE_SCHEMA))
+            summary = files.summaries
+            if folder in whole or (daily and self._daily_within(folder, files, begin, stop)):
+                if window is None or folder not in whole:
+                    yield _Piece(
+                        folder, files.daily, "daily", begin, stop, summary.get("daily-latency")
+                    )
                 raw = raw[1:]  # the compact file is in the rollup; newer parts are not
             elif files.rollup:
                 hour_a = _ceil_hour(begin)
                 hour_b = max(_floor_hour(stop), hour_a)
                 if hour_a < hour_b:
-                    hours = pl.col("ts").is_between(pl.lit(hour_a), pl.lit(hour_b), closed="left")
-                    pieces.append(self._scan(folder, files.rollup, USAGE_SCHEMA).filter(hours))
+                    sketch = summary.get("hourly-latency")
+                    yield _Piece(folder, files.rollup, "rollup", hour_a, hour_b, sketch)
                     compact = files.live[0]
                     raw = raw[1:] + [(compact, begin, hour_a), (compact, hour_b, stop)]
-            pieces += [self._events_in(folder, n, a, b).pipe(as_usage) for n, a, b in raw if a < b]
+            for name, a, b in raw:
+                if a < b:
+                    yield _Piece(folder, name, "raw", a, b)
+
+    def _daily_within(self, folder: str, files: DayFiles, begin: datetime, stop: datetime) -> bool:
+        """Whether every event of the day's compact file lies in ``[begin, stop)`` (as in the
+        open day, compacted at the last upkeep round), so its daily rollup answers for it."""
+        if not files.daily:
+            return False
+        path = str(self.store.path(folder, files.daily))
+        if path not in self._spans_of:
+            try:
+                metadata = pl.read_parquet_metadata(path)
+            except FileNotFoundError:
+                return False
+            span = None
+            if all(k in metadata for k in SPAN_KEYS):
+                first, last = (datetime.fromisoformat(metadata[k]) for k in SPAN_KEYS)
+                span = (first, last)
+            if len(self._spans_of) > 1024:
+                self._spans_of.clear()
+            self._spans_of[path] = span
+        span = self._spans_of[path]
+        return span is not None and begin <= span[0] and span[1] < stop
+
+    def _piece_rows(self, piece: _Piece) -> pl.LazyFrame:
+        """A piece as usage rows, in the same order as its sketch's ``row`` numbers."""
+        if piece.kind == "raw":
+            return self._events_in(piece.folder, piece.name, piece.begin, piece.stop).pipe(as_usage)
+        rows = self._scan(piece.folder, piece.name, USAGE_SCHEMA).with_row_index("row")
+        if piece.sign != 1:
+            rows = rows.with_columns(pl.col("calls", "credits", "errors") * piece.sign)
+        if piece.kind != "rollup":
+            return rows
+        return rows.filter(
+            pl.col("ts").is_between(pl.lit(piece.begin), pl.lit(piece.stop), closed="left")
+        )
+
+    def usage(
+        self,
+        start: datetime,
+        end: datetime,
+        now: datetime | None = None,
+        *,
+        daily: bool = False,
+        timeless: bool = False,
+    ) -> pl.LazyFrame:
+        """Usage rows (see :mod:`data.rollup`) for ``[start, end)``: from each day's rollup
+        for the whole hours it covers, from raw events for the rest. Sums equal the raw
+        events' sums exactly. With ``daily``, a whole rolled-up day is read from its daily
+        rollup (``ts`` is then the day's start: for questions that ignore the time of day).
+        With ``timeless`` as well, whole closed days may come from the window: ``ts`` is then
+        null, and rows of days taken away from it have negative measures, so only sums by
+        something other than time are meaningful (groups whose calls sum to 0 are not
+        there)."""
+        pieces = [
+            self._piece_rows(p).select(list(USAGE_SCHEMA))
+            for p in self._pieces(start, end, now, daily or timeless, timeless)
+        ]
         if not pieces:
             return pl.LazyFrame(schema=USAGE_SCHEMA)
         return pl.concat(pieces, how="vertical")
 
-    def latency(self, start: datetime, end: datetime, now: datetime | None = None) -> pl.LazyFrame:
-        """Latency-sketch rows (see :mod:`data.rollup`) for ``[start, end)``: from each whole
-        day's sketch where one is written, from raw events elsewhere."""
-        start = max(start, self.cutoff(now or clock.now()))
-        pieces: list[pl.LazyFrame] = []
-        for span in self._spans(start, end):
-            raw = span.files.live
-            if span.whole_day and span.files.latency:
-                pieces.append(self._scan(span.folder, span.files.latency, LATENCY_SCHEMA))
-                raw = raw[1:]
-            pieces += [
-                self._events_in(span.folder, n, span.begin, span.stop).pipe(as_latency) for n in raw
+    def usage_with_latency(
+        self, start: datetime, end: datetime, now: datetime | None = None
+    ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+        """Usage rows for ``[start, end)`` as :meth:`usage` gives them, each with a ``key``
+        unique among them, and the latency sketch of those rows: ``key``, ``bucket``, ``n``
+        (calls whose latency falls in the bucket). A rolled-up row's sketch comes from its
+        summary's keyed sketch, a raw event's from its own latency, so the sketch summed per
+        combination is the same whichever files answer."""
+        rows: list[pl.LazyFrame] = []
+        sketches: list[pl.LazyFrame] = []
+        for number, piece in enumerate(self._pieces(start, end, now, True, True)):
+            base = pl.lit(number << _KEY_SHIFT, pl.Int64)
+            key = (base + pl.col("row").cast(pl.Int64)).alias("key")
+            if piece.kind == "raw":
+                events = self._events_in(piece.folder, piece.name, piece.begin, piece.stop)
+                events = events.with_row_index("row").with_columns(key)
+                rows.append(events.pipe(as_usage, "key").select(*USAGE_SCHEMA, "key"))
+                sketches.append(events.pipe(as_latency, "key").select("key", "bucket", "n"))
+                continue
+            rows.append(self._piece_rows(piece).with_columns(key).select(*USAGE_SCHEMA, "key"))
+            if piece.sketch:
+                sketch = self._scan(piece.folder, piece.sketch, SKETCH_SCHEMA)
+                if piece.kind == "rollup":
+                    hours = pl.col("ts").is_between(
+                        pl.lit(piece.begin), pl.lit(piece.stop), closed="left"
+                    )
+                    sketch = sketch.filter(hours)
+                n = pl.col("n") * piece.sign
+                sketches.append(sketch.select(key, "bucket", n))
+        sketch_schema = {"key": pl.Int64(), "bucket": pl.Int32(), "n": pl.Int64()}
+        if not rows:
+            return (
+                pl.LazyFrame(schema={**USAGE_SCHEMA, "key": pl.Int64()}),
+                pl.LazyFrame(schema=sketch_schema),
+            )
+        sketch = pl.concat(sketches) if sketches else pl.LazyFrame(schema=sketch_schema)
+        return pl.concat(rows, how="vertical"), sketch
+
+    # -- the window: every closed day in one summary --------------------------------------
+
+    def _window(self) -> _Window | None:
+        """The newest window written, if any (whether it is current is for the caller)."""
+        manifests = sorted(n for n in self.store.list_files(WINDOW) if _WINDOW.match(n))
+        if not manifests:
+            return None
+        name = manifests[-1]
+        window = self._windows.get(name)
+        if window is None:
+            try:
+                data = json.loads(self.store.path(WINDOW, name).read_text())
+            except FileNotFoundError:
+                return None
+            window = _Window(data["rows"], data["sketch"], data["days"])
+            if len(self._windows) > 16:
+                self._windows.clear()
+            self._windows[name] = window
+        return window
+
+    def _window_for(self, whole: set[str]) -> _Window | None:
+        """The window, if it is current (each of its days still has the daily rollup it was
+        made from) and holds every day of ``whole``, and reading it beats reading them."""
+        window = self._window()
+        if window is None or not whole <= window.days.keys():
+            return None
+        if len(window.days) - len(whole) >= len(whole):
+            return None  # taking away more days than reading them one by one
+        for folder, name in window.days.items():
+            if _day_files(self.store.list_files(folder)).daily != name:
+                return None
+        return window
+
+    def refresh_window(self, now: datetime | None = None, *, grace_s: float = GRACE_S) -> bool:
+        """Write the window for the closed days (those before ``now``'s UTC day with a daily
+        rollup) unless the current one was made from exactly them; returns whether it wrote.
+
+        Its rows are the daily rollups' rows summed per combination, its sketch theirs summed
+        per combination and bucket. The two Parquet files are published first, the manifest
+        that names them last (readers take the newest manifest); windows it replaces are
+        deleted once it is ``grace_s`` old."""
+        today = (now or clock.now()).astimezone(UTC).date()
+        with self.store.lock(WINDOW):
+            days: dict[str, tuple[str, str]] = {}
+            for day in self.days():
+                summary = _day_files(self.store.list_files(day_folder(day))).summaries
+                if day < today and "daily" in summary and "daily-latency" in summary:
+                    days[day_folder(day)] = (summary["daily"], summary["daily-latency"])
+            current = self._window()
+            self._drop_old_windows(grace_s)
+            made_from = {folder: names[0] for folder, names in days.items()}
+            if len(days) < WINDOW_MIN_DAYS or (current and current.days == made_from):
+                return False
+            rows, sketch = self._window_summaries(days)
+            names = [n for n in self.store.list_files(WINDOW) if _WINDOW.match(n)]
+            seq = max([int(_WINDOW.match(n).group(1)) for n in names] + [0]) + 1  # type: ignore[union-attr]
+            files = {
+                "rows": f"window-{seq:012d}.parquet",
+                "sketch": f"window-latency-{seq:012d}.parquet",
+            }
+            self.store.stage(WINDOW, files["rows"], _write_parquet(rows)).publish()
+            self.store.stage(WINDOW, files["sketch"], _write_parquet(sketch)).publish()
+            manifest = json.dumps({**files, "days": made_from}, indent=1).encode()
+            self.store.stage(
+                WINDOW, f"window-{seq:012d}.json", lambda p: p.write_bytes(manifest)
+            ).publish()
+            return True
+
+    def _window_summaries(
+        self, days: dict[str, tuple[str, str]]
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        rows = pl.concat(
+            [
+                self._scan(folder, daily, USAGE_SCHEMA)
+                .with_row_index("row")
+                .with_columns(pl.lit(i, pl.UInt32).alias("day"))
+                for i, (folder, (daily, _)) in enumerate(sorted(days.items()))
             ]
-        if not pieces:
-            return pl.LazyFrame(schema=LATENCY_SCHEMA)
-        return pl.concat(pieces, how="vertical")
+        ).collect()
+        sketches = pl.concat(
+            [
+                self._scan(folder, sketch, SKETCH_SCHEMA).with_columns(
+                    pl.lit(i, pl.UInt32).alias("day")
+                )
+                for i, (folder, (_, sketch)) in enumerate(sorted(days.items()))
+            ]
+        )
+        combos = (
+            rows.select(DIMENSIONS).unique().sort(DIMENSIONS, nulls_last=True).with_row_index("w")
+        )
+        rows = rows.join(combos, on=list(DIMENSIONS), how="left", nulls_equal=True)
+        summed = (
+            rows.group_by("w")
+            .agg(pl.col("calls", "credits", "errors").sum())
+            .join(combos, on="w")
+            .sort("w")
+            .select(
+                pl.lit(None, USAGE_SCHEMA["ts"]).alias("ts"),
+                *DIMENSIONS,
+                "calls",
+                "credits",
+                "errors",
+            )
+        )
+        sketch = (
+            sketches.join(rows.lazy().select("day", "row", "w"), on=["day", "row"])
+            .group_by("w", "bucket")
+            .agg(pl.col("n").sum())
+            .sort("w", "bucket")
+            .select(
+                pl.lit(None, SKETCH_SCHEMA["ts"]).alias("ts"),
+                pl.col("w").alias("row"),
+                "bucket",
+                "n",
+            )
+            .collect()
+        )
+        return summed.cast(USAGE_SCHEMA), sketch.cast(SKETCH_SCHEMA)
+
+    def _drop_old_windows(self, grace_s: float) -> None:
+        """Delete windows older than the newest one, once it is ``grace_s`` old."""
+        names = self.store.list_files(WINDOW)
+        manifests = sorted(n for n in names if _WINDOW.match(n))
+        if not manifests:
+            return
+        newest = manifests[-1]
+        try:
+            age = time.time() - self.store.path(WINDOW, newest).stat().st_mtime
+        except FileNotFoundError:
+            return
+        if age < grace_s:
+            return
+        keep = {newest}
+        if (window := self._window()) is not None:
+            keep |= {window.rows, window.sketch}
+        for name in names:
+            if name not in keep:
+                self.store.delete(WINDOW, name)
 
     def collect(self, build: Callable[[], pl.LazyFrame]) -> pl.DataFrame:
         """Collect ``build()``; re-list and retry if compaction or pruning removed a file."""
@@ -386,10 +663,12 @@ class Lake:
             merged = pl.read_parquet(paths, schema=STORAGE_SCHEMA).sort("ts")
             seq = files.last_seq
             name = f"compact-{seq:012d}.parquet"
-            for prefix, make in SUMMARIES.items():
-                summary = make(merged.lazy()).collect()
+            span = dict(zip(SPAN_KEYS, (merged["ts"][0], merged["ts"][-1]), strict=True))
+            span_text = {k: v.isoformat(timespec="milliseconds") for k, v in span.items()}
+            for prefix, summary in summaries(merged).items():
+                metadata = span_text if prefix == "daily" else None
                 staged = self.store.stage(
-                    folder, f"{prefix}-{seq:012d}.parquet", _write_parquet(summary)
+                    folder, f"{prefix}-{seq:012d}.parquet", _write_parquet(summary, metadata)
                 )
                 staged.publish()
             if files.live != [name]:
@@ -411,8 +690,11 @@ class Lake:
                 self.store.delete(folder, name)
 
     def compact_all(self) -> int:
-        """Compact every day not in final form; returns the number of days compacted."""
-        return sum(1 for day in self.days() if self.compact(day))
+        """Compact every day not in final form, then bring the window up to date; returns
+        the number of days compacted."""
+        compacted = sum(1 for day in self.days() if self.compact(day))
+        self.refresh_window()
+        return compacted
 
     def prune(self, now: datetime | None = None) -> list[date]:
         """Delete the days that lie wholly before the retention window; returns them."""

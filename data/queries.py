@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from data.rollup import p95_from_sketch
+
 #: The classifications a table can open on, in the order the table shows them.
 DIMENSIONS: dict[str, str] = {
     "application": "Application",
@@ -44,9 +46,16 @@ def totals(frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame.select(_measures())
 
 
+def _called(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Only groups with calls: usage rows of days taken away from a multi-day summary come
+    with negative measures (:meth:`data.lake.Lake.usage`), so a value seen only on those days
+    sums to zero calls and is not there."""
+    return frame.filter(pl.col("calls") != 0)
+
+
 def ranked_part(frame: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
     """Calls, credits and errors per value of ``dimension``."""
-    return frame.group_by(pl.col(dimension).alias("value")).agg(_measures())
+    return frame.group_by(pl.col(dimension).alias("value")).agg(_measures()).pipe(_called)
 
 
 def with_share(ranked_values: pl.LazyFrame) -> pl.LazyFrame:
@@ -97,6 +106,25 @@ def combinations(frame: pl.LazyFrame) -> pl.LazyFrame:
     return (
         frame.group_by(keys)
         .agg(_measures())
+        .pipe(_called)
+        .sort(["calls", *keys], descending=[True] + [False] * len(keys), nulls_last=True)
+    )
+
+
+def combinations_with_p95(frame: pl.LazyFrame, sketch: pl.LazyFrame) -> pl.LazyFrame:
+    """:func:`combinations` with each one's p95 latency (``p95_ms``). ``frame``'s usage rows
+    carry a ``key``; ``sketch`` holds the latency sketch of each key (``key``, ``bucket``,
+    ``n``): the sketches of a combination's rows are summed, then read."""
+    keys = list(DIMENSIONS)
+    combos = (
+        frame.group_by(keys).agg(*_measures(), pl.col("key")).pipe(_called).with_row_index("combo")
+    )
+    members = combos.select("combo", "key").explode("key")
+    p95 = sketch.join(members, on="key", how="inner").pipe(p95_from_sketch, ["combo"])
+    return (
+        combos.drop("key")
+        .join(p95, on="combo", how="left")
+        .drop("combo")
         .sort(["calls", *keys], descending=[True] + [False] * len(keys), nulls_last=True)
     )
 
@@ -108,6 +136,7 @@ def connections(frame: pl.LazyFrame, dimension: str, value: str) -> pl.LazyFrame
     parts = [
         chosen.group_by(pl.col(other).alias("value"))
         .agg(pl.col("calls").sum().cast(pl.Int64))
+        .pipe(_called)
         .select(pl.lit(other).alias("dimension"), "value", "calls")
         for other in DIMENSIONS
         if other != dimension

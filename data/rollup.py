@@ -24,9 +24,11 @@ USAGE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def as_usage(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Raw events as usage rows: each call counts once, an error once if ``status >= 400``."""
+def as_usage(events: pl.LazyFrame, *keep: str) -> pl.LazyFrame:
+    """Raw events as usage rows: each call counts once, an error once if ``status >= 400``
+    (with the columns ``keep`` as they are)."""
     return events.select(
+        *keep,
         "ts",
         *DIMENSIONS,
         pl.lit(1, pl.Int64).alias("calls"),
@@ -62,38 +64,103 @@ def daily_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
 # -- latency sketch ----------------------------------------------------------------------
 #
 # p95 latency cannot be summed, so each compacted day also keeps a histogram of latencies
-# per combination of dimensions, in buckets whose width grows with the value (a log sketch):
+# per row of its hourly and of its daily rollup (one combination of dimensions, in one hour or
+# the whole day), in buckets whose width grows with the value (a log sketch):
 # bucket b holds latencies x with GAMMA**b <= 1 + x < GAMMA**(b + 1). A p95 read from it is
 # the bucket's middle, within (GAMMA - 1) / 2 = 2.5 % of the exact nearest-rank p95.
 
 GAMMA = 1.05
-LATENCY_SCHEMA: dict[str, pl.DataType] = {
-    **{name: pl.String() for name in DIMENSIONS},
-    "bucket": pl.Int32(),
-    "n": pl.Int64(),
-}
 
 
 def _bucket() -> pl.Expr:
     return (pl.col("latency_ms").log1p() / math.log(GAMMA)).floor().cast(pl.Int32).alias("bucket")
 
 
-def as_latency(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Raw events as latency-sketch rows (one per call that reported a latency)."""
+def as_latency(events: pl.LazyFrame, *keep: str) -> pl.LazyFrame:
+    """Raw events as latency-sketch rows (one per call that reported a latency), with the
+    columns ``keep`` as they are."""
     return events.filter(pl.col("latency_ms").is_not_null()).select(
-        *DIMENSIONS, _bucket(), pl.lit(1, pl.Int64).alias("n")
+        *keep, *DIMENSIONS, _bucket(), pl.lit(1, pl.Int64).alias("n")
     )
 
 
-def latency_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
-    """A day's latency sketch: calls per (combination of dimensions, bucket)."""
+SKETCH_SCHEMA: dict[str, pl.DataType] = {
+    "ts": pl.Datetime("ms", "UTC"),  # that row's ts (so a read of some hours can skip the rest)
+    "row": pl.UInt32(),  # the row of the rollup file the sketch belongs to
+    "bucket": pl.Int32(),
+    "n": pl.Int64(),
+}
+
+
+def keyed_sketch(events: pl.LazyFrame, summary: pl.DataFrame, every: str) -> pl.LazyFrame:
+    """The latency sketch of ``events`` keyed to the rows of ``summary``, their rollup by
+    ``every`` (``"1h"`` or ``"1d"``): calls per (row of ``summary``, bucket). Integer keys
+    instead of six strings make a sketch cheap to read and to sum across days."""
+    index = summary.lazy().select("ts", *DIMENSIONS).with_row_index("row")
     return (
-        as_latency(events)
-        .group_by(*DIMENSIONS, "bucket")
-        .agg(pl.col("n").sum())
-        .sort(*DIMENSIONS, "bucket", nulls_last=True)
-        .select(list(LATENCY_SCHEMA))
+        events.filter(pl.col("latency_ms").is_not_null())
+        .select(pl.col("ts").dt.truncate(every), *DIMENSIONS, _bucket())
+        .join(index, on=["ts", *DIMENSIONS], how="inner", nulls_equal=True)
+        .group_by("ts", "row", "bucket")
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+        .sort("row", "bucket")
+        .select(list(SKETCH_SCHEMA))
     )
+
+
+MINUTE_SCHEMA: dict[str, pl.DataType] = {
+    "ts": pl.Datetime("ms", "UTC"),
+    "api_version": pl.String(),
+    "application": pl.String(),
+    "calls": pl.Int64(),
+    "credits": pl.Int64(),
+}
+
+
+def as_minutes(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Raw events as minute rows (one per call): what the live outlook reads."""
+    return events.select(
+        "ts",
+        "api_version",
+        "application",
+        pl.lit(1, pl.Int64).alias("calls"),
+        pl.col("credits").cast(pl.Int64),
+    )
+
+
+def minute_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Calls and credits per UTC minute, version and application: the live questions' rows."""
+    return (
+        events.group_by(pl.col("ts").dt.truncate("1m"), "api_version", "application")
+        .agg(pl.len().cast(pl.Int64).alias("calls"), pl.col("credits").sum().cast(pl.Int64))
+        .sort("ts", "api_version", "application", nulls_last=True)
+        .select(list(MINUTE_SCHEMA))
+    )
+
+
+def summaries(events: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """What compaction writes beside a day's merged events, by kind: usage rows per hour
+    (``rollup``) and per day (``daily``), a latency sketch keyed to the rows of each
+    (``hourly-latency``, ``daily-latency``), and calls and credits per minute (``minute``)."""
+    hourly = rollup(events.lazy()).collect()
+    daily = daily_rollup(events.lazy()).collect()
+    hourly_sketch, daily_sketch, minutes = pl.collect_all(
+        [
+            keyed_sketch(events.lazy(), hourly, "1h"),
+            keyed_sketch(events.lazy(), daily, "1d"),
+            minute_rollup(events.lazy()),
+        ]
+    )
+    return {
+        "rollup": hourly,
+        "daily": daily,
+        "hourly-latency": hourly_sketch,
+        "daily-latency": daily_sketch,
+        "minute": minutes,
+    }
+
+
+SUMMARY_KINDS = ("rollup", "daily", "hourly-latency", "daily-latency", "minute")
 
 
 def p95_from_sketch(rows: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
@@ -102,6 +169,7 @@ def p95_from_sketch(rows: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     counted = (
         rows.group_by(*keys, "bucket")
         .agg(pl.col("n").sum())
+        .filter(pl.col("n") != 0)  # sketches of days taken away (data.lake's window) cancel out
         .sort(*keys, "bucket", nulls_last=True)
         .with_columns(
             pl.col("n").cum_sum().over(keys).alias("running"),

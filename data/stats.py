@@ -18,7 +18,7 @@ import polars as pl
 
 from data import clock, queries
 from data.cache import cached, get_cache
-from data.rollup import as_usage, p95_from_sketch
+from data.rollup import as_usage
 from data.runtime import get_lake
 
 
@@ -27,12 +27,15 @@ def as_of() -> tuple[datetime, datetime]:
     return get_cache().period(clock.now())
 
 
-def _usage(start: datetime, end: datetime, version: str, *, daily: bool = True) -> pl.LazyFrame:
+def _usage(
+    start: datetime, end: datetime, version: str, *, daily: bool = True, timeless: bool = True
+) -> pl.LazyFrame:
     """Usage rows of ``version``: rollups for compacted days (daily ones for whole days unless
-    the time of day matters), raw events elsewhere."""
+    the time of day matters; the closed days' window where time does not matter at all), raw
+    events elsewhere."""
     return (
         get_lake()
-        .usage(start, end, now=clock.now(), daily=daily)
+        .usage(start, end, now=clock.now(), daily=daily, timeless=timeless)
         .pipe(queries.for_version, version)
         .pipe(queries.with_labels)
     )
@@ -112,7 +115,7 @@ def _timeline_rows(
     if not _aligned(timezone, timedelta(hours=1), start, end):
         return _events_as_usage(start, end, version)
     daily = bucket == "day" and _aligned(timezone, timedelta(days=1), start, end)
-    return _usage(start, end, version, daily=daily)
+    return _usage(start, end, version, daily=daily, timeless=False)
 
 
 @cached
@@ -133,24 +136,13 @@ def table(
 ) -> pl.DataFrame:
     """The table view's rows, only those with ``dimension == value`` when a value is given:
     calls, credits and errors from usage rows, p95 latency from the latency sketches."""
-    keys = list(queries.DIMENSIONS)
-
-    def chosen(frame: pl.LazyFrame) -> pl.LazyFrame:
-        return frame if value is None else frame.filter(pl.col(dimension) == value)
 
     def build() -> pl.LazyFrame:
-        counts = _usage(start, end, version).pipe(chosen).pipe(queries.combinations)
-        sketch = (
-            get_lake()
-            .latency(start, end, now=clock.now())
-            .pipe(queries.for_version, version)
-            .pipe(queries.with_labels)
-            .pipe(chosen)
-            .pipe(p95_from_sketch, keys)
-        )
-        return counts.join(sketch, on=keys, how="left", nulls_equal=True).sort(
-            ["calls", *keys], descending=[True] + [False] * len(keys), nulls_last=True
-        )
+        rows, sketch = get_lake().usage_with_latency(start, end, now=clock.now())
+        rows = rows.pipe(queries.for_version, version).pipe(queries.with_labels)
+        if value is not None:
+            rows = rows.filter(pl.col(dimension) == value)
+        return rows.pipe(queries.combinations_with_p95, sketch)
 
     return _collect(build)
 

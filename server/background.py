@@ -58,6 +58,7 @@ def maintain(lake: Lake, now: datetime | None = None) -> dict[str, int]:
     for day in lake.days():
         if day < today or len(lake.live_files(day)) >= COMPACT_TODAY_AT:
             compacted += 1 if lake.compact(day) else 0
+    lake.refresh_window(now)
     swept = lake.sweep(now) + get_cache().sweep_locks()
     return {"pruned": pruned, "compacted": compacted, "swept": swept}
 

@@ -338,7 +338,9 @@ def test_compaction_keeps_every_row_exactly_once(lake: Lake) -> None:
     assert files == [
         "compact-000000000011.parquet",
         "daily-000000000011.parquet",
-        "latency-000000000011.parquet",
+        "daily-latency-000000000011.parquet",
+        "hourly-latency-000000000011.parquet",
+        "minute-000000000011.parquet",
         "rollup-000000000011.parquet",
     ]
     after = stored(lake)
@@ -517,3 +519,18 @@ def test_compaction_keeps_replaced_files_for_readers_mid_query(lake: Lake) -> No
         sorted(n for n in os.listdir(lake.store.root / day_folder(DAY)) if n.startswith("part-"))
         == []
     )
+
+
+def test_a_sketch_an_older_version_wrote_is_replaced_at_the_next_compaction(lake: Lake) -> None:
+    """Summaries of a kind no longer written (the string-keyed ``latency-N``) do not make a
+    day final: compaction writes today's summaries and deletes the retired file."""
+    _fill(lake, 2, 50)
+    lake.compact(DAY, grace_s=0)
+    folder = lake.store.root / day_folder(DAY)
+    (folder / "latency-000000000001.parquet").write_bytes(b"old")
+    (folder / "hourly-latency-000000000001.parquet").unlink()  # as the old version left it
+    assert lake.compact(DAY, grace_s=0) == 1
+    names = sorted(os.listdir(folder))
+    assert "latency-000000000001.parquet" not in names
+    assert "hourly-latency-000000000001.parquet" in names
+    assert lake.compact(DAY, grace_s=0) == 0

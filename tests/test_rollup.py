@@ -46,14 +46,20 @@ def random_rows(rng: random.Random, n: int, start: datetime, span_s: int) -> lis
 
 
 def build(lake: Lake, seed: int) -> None:
-    """Four days: some compacted (with rollups), some with parts after the compaction."""
+    """Four days: some compacted (with rollups), some with parts after the compaction. With
+    an even seed every closed day is compacted and summed into the window first."""
     rng = random.Random(seed)
     first = (NOW - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
     for _ in range(6):
         write(lake, random_rows(rng, 400, first, int((NOW - first).total_seconds())))
-    for day in lake.days()[: rng.randint(1, 3)]:
+    for day in lake.days()[: 3 if seed % 2 == 0 else rng.randint(1, 2)]:
         lake.compact(day)
+    assert lake.refresh_window(NOW) == (seed % 2 == 0)
     write(lake, random_rows(rng, 300, first, int((NOW - first).total_seconds())))
+
+
+def uses_window(lake: Lake, start: datetime, end: datetime) -> bool:
+    return any(p.kind == "window" for p in lake._pieces(start, end, NOW, True, True))
 
 
 def ranges(seed: int) -> list[tuple[datetime, datetime]]:
@@ -71,12 +77,14 @@ def test_usage_rows_sum_to_the_raw_events(lake, seed):
     build(lake, seed)
     rollups = [p for d in lake.days() for p in lake.store.path(f"date={d}").glob("rollup-*")]
     assert rollups, "the lake must have rollups for this test to mean anything"
+    assert uses_window(lake, NOW - timedelta(days=3), NOW) == (seed % 2 == 0)
     for a, b in ranges(seed):
         for dimension in ("application", "module", "method", "user", "ip", "api_version"):
             raw = lake.scan(a, b, now=NOW).pipe(as_usage).pipe(queries.ranked, dimension).collect()
-            for daily in (False, True):
-                ours = lake.usage(a, b, now=NOW, daily=daily).pipe(queries.ranked, dimension)
-                assert_frame_equal(ours.collect(), raw, check_exact=False)
+            for daily, timeless in ((False, False), (True, False), (True, True)):
+                ours = lake.usage(a, b, now=NOW, daily=daily, timeless=timeless)
+                ranked = ours.pipe(queries.ranked, dimension).collect()
+                assert_frame_equal(ranked, raw, check_exact=False)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -84,6 +92,7 @@ def test_usage_rows_sum_to_the_raw_events(lake, seed):
 def test_stats_from_rollups_equal_stats_from_raw_events(lake, seed, timezone):
     build(lake, seed)
     clock.set_now(NOW)
+    assert uses_window(lake, NOW - timedelta(days=3), NOW) == (seed % 2 == 0)
 
     def raw(a, b, version):
         return (
@@ -104,6 +113,69 @@ def test_stats_from_rollups_equal_stats_from_raw_events(lake, seed, timezone):
                 expected = raw(a, b, version).pipe(queries.by_bucket, bucket, timezone).collect()
                 got = stats.timeline(a, b, version, bucket, timezone)
                 assert_frame_equal(got, expected.cast(got.schema))
+
+
+def test_the_window_is_used_only_while_every_day_in_it_is_unchanged(lake):
+    """Late data recompacted into a closed day, or a day pruned, makes the window stale:
+    answers come from the days' own files (and stay right) until the window is rewritten."""
+    build(lake, 0)
+    clock.set_now(NOW)
+    start, end = NOW - timedelta(days=3), NOW
+
+    def check() -> None:
+        for dimension in ("module", "user"):
+            raw = (
+                lake.scan(start, end, now=NOW)
+                .pipe(as_usage)
+                .pipe(queries.ranked, dimension)
+                .collect()
+            )
+            ours = lake.usage(start, end, now=NOW, daily=True, timeless=True)
+            assert_frame_equal(ours.pipe(queries.ranked, dimension).collect(), raw)
+
+    assert uses_window(lake, start, end)
+    check()
+    late_day = lake.days()[1]
+    late = datetime.combine(late_day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=5)
+    write(lake, random_rows(random.Random(9), 50, late, 3600))
+    lake.compact(late_day)
+    assert not uses_window(lake, start, end)
+    check()
+    assert lake.refresh_window(NOW)
+    assert not lake.refresh_window(NOW)  # nothing changed: nothing written
+    assert uses_window(lake, start, end)
+    check()
+    lake.prune(NOW + timedelta(days=28))  # the first day leaves the retention window
+    assert not uses_window(lake, start, end)
+
+
+def test_the_open_day_compacted_by_the_upkeep_is_read_from_its_daily_rollup(lake):
+    """When every event of a day's compact file lies in the range asked for (the open day as
+    the last upkeep round left it), its daily rollup answers; otherwise its hourly one."""
+    build(lake, 1)
+    today = lake.days()[-1]
+    midnight = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    lake.compact(today)
+    last = lake.scan(midnight, NOW + timedelta(days=1), now=NOW).collect()["ts"].max()
+    write(lake, random_rows(random.Random(5), 40, last + timedelta(seconds=1), 60))
+    clock.set_now(NOW + timedelta(minutes=5))
+    cases = [
+        (NOW - timedelta(days=2), NOW + timedelta(minutes=3), True),
+        (midnight, last + timedelta(milliseconds=1), True),
+        (midnight, last, False),  # the last event is outside: hourly rollup and raw
+        (midnight + timedelta(minutes=1), NOW + timedelta(minutes=3), False),
+    ]
+    for a, b, from_daily in cases:
+        kinds = {p.kind for p in lake._pieces(a, b, NOW, True) if p.folder == f"date={today}"}
+        assert ("daily" in kinds) == from_daily, (a, b, kinds)
+        for dimension in ("module", "ip"):
+            raw = lake.scan(a, b, now=NOW).pipe(as_usage).pipe(queries.ranked, dimension)
+            for timeless in (False, True):
+                ours = lake.usage(a, b, now=NOW, daily=True, timeless=timeless)
+                assert_frame_equal(ours.pipe(queries.ranked, dimension).collect(), raw.collect())
+        got = stats.table(a, b, "all", "module", None).drop("p95_ms")
+        raw_usage = lake.scan(a, b, now=NOW).pipe(as_usage).pipe(queries.with_labels)
+        assert_frame_equal(got, raw_usage.pipe(queries.combinations).collect())
 
 
 def test_a_rollup_is_ignored_until_its_compact_file_exists(lake):
@@ -151,13 +223,16 @@ def test_live_counters_read_from_rollups_equal_raw_counts(lake, seed):
 @pytest.mark.parametrize("seed", range(3))
 def test_table_from_rollups_and_sketches_matches_raw_events(lake, seed):
     """Calls, credits and errors per combination equal the raw counts exactly; p95 latency
-    (from the day's latency sketch where a day is whole) is within half a sketch bucket."""
-    from data.rollup import GAMMA
+    (from the sketches keyed to daily and hourly rollup rows, raw events elsewhere) is exactly
+    the p95 of the raw events' own sketch, so within half a bucket of the exact p95."""
+    from data.rollup import GAMMA, as_latency, p95_from_sketch
 
     build(lake, seed)
     for day in lake.days()[:-1]:
         lake.compact(day)  # every closed day: rollup and sketch
+    lake.refresh_window(NOW)
     clock.set_now(NOW)
+    assert uses_window(lake, NOW - timedelta(days=3), NOW)
     keys = list(queries.DIMENSIONS)
     for a, b in ranges(seed)[:3]:
         got = stats.table(a, b, "all", "module", None)
@@ -172,13 +247,16 @@ def test_table_from_rollups_and_sketches_matches_raw_events(lake, seed):
             (pl.col("status") >= 400).sum().cast(pl.Int64).alias("errors"),
             pl.col("latency_ms").sort().alias("latencies"),
         )
+        sketched = p95_from_sketch(as_latency(raw.lazy()), keys).collect()
+        exact = exact.join(sketched, on=keys, how="left", nulls_equal=True)
         joined = got.join(exact, on=keys, how="full", suffix="_raw", nulls_equal=True)
         assert joined.height == got.height == exact.height
         for row in joined.iter_rows(named=True):
-            assert (row["calls"], row["credits"], row["errors"]) == (
+            assert (row["calls"], row["credits"], row["errors"], row["p95_ms"]) == (
                 row["calls_raw"],
                 row["credits_raw"],
                 row["errors_raw"],
+                row["p95_ms_raw"],
             )
             values = row["latencies"]
             nearest = values[-(-95 * len(values) // 100) - 1]
