@@ -660,21 +660,23 @@ def _duck(con: Any, lake: Lake, retention: timedelta, now: datetime, call: list)
         )
         return con.sql(query, params={"start": start, "end": moment + MS}).pl()
     if kind == "v2_outlook":
+        # As of the last whole minute t: the window [t - 24 h, t) (data.forecast).
+        moment = moment.replace(second=0, microsecond=0)
         start = moment - timedelta(hours=24)
-        files = lake.files(start, moment + MS)
+        files = lake.files(start, moment)
         base = (
             f"SELECT ts, credits, application FROM read_parquet({_sql_list(files)}) "
-            "WHERE ts > $start AND ts < $end AND api_version = 'v2'"
+            "WHERE ts >= $start AND ts < $end AND api_version = 'v2'"
         )
-        params = {"start": start, "end": moment + MS}
+        params = {"start": start, "end": moment}
         start_ms = int(start.timestamp() * 1000)
         minutes = con.sql(
-            f"SELECT least(greatest((epoch_ms(ts) - {start_ms} - 1) // 60000, 0), 1439) AS m, "
+            f"SELECT (epoch_ms(ts) - {start_ms}) // 60000 AS m, "
             f"sum(credits) AS credits FROM ({base}) GROUP BY 1",
             params=params,
         ).fetchall()
         last_hour = con.sql(
-            f"SELECT application, sum(credits) AS credits FROM ({base}) WHERE ts > $hour "
+            f"SELECT application, sum(credits) AS credits FROM ({base}) WHERE ts >= $hour "
             "GROUP BY 1 ORDER BY 2 DESC, 1",
             params={**params, "hour": moment - timedelta(hours=1)},
         ).fetchall()

@@ -1,12 +1,16 @@
 """V2 outlook: the credits that come back over the next 24 hours, and when the limit is hit.
 
-Each V2 credit comes back 24 hours after it was spent. At the current rate (the credits of
-the last hour, per hour), the used count ``x`` minutes from now is::
+The outlook is worked out per minute, as of the last whole minute ``t`` (``now`` rounded
+down): it covers the 1,440 whole minutes ``[t - 24 h, t)``, so it is read from each day's
+minute rollup plus the raw events not compacted yet, whatever the traffic. Each V2 credit
+comes back 24 hours after it was spent. At the current rate (the credits of the last 60
+whole minutes, per hour), the used count ``x`` minutes after ``t`` is::
 
-    used_now - credits spent in (now - 24 h, now - 24 h + x]  +  rate * x / 60
+    used - credits spent in [t - 24 h, t - 24 h + x min)  +  rate * x / 60
 
 The limit is reached at the first minute where that is at least the limit. Like the usage
-bars, this is read live from the lake, never from the statistics cache.
+bars, this is read live from the lake, never from the statistics cache (the bars themselves
+count up to the instant: they may be ahead of the outlook by the current minute's calls).
 """
 
 from __future__ import annotations
@@ -38,19 +42,20 @@ class Outlook:
 
 
 def v2_outlook(lake: Lake, limit: int, now: datetime) -> Outlook:
-    """The V2 outlook as of ``now`` (window ``(now - 24 h, now]``)."""
+    """The V2 outlook as of the last whole minute before ``now`` (its ``now``)."""
+    now = now.replace(second=0, microsecond=0)
     start = now - timedelta(hours=24)
 
     def build() -> pl.LazyFrame:
         return (
-            lake.scan(start, now + timedelta(milliseconds=1), now=now)
-            .filter((pl.col("api_version") == "v2") & (pl.col("ts") > start))
+            lake.minutes(start, now, now=now)
+            .filter(pl.col("api_version") == "v2")
             .select("ts", "credits", "application")
         )
 
     window = lake.collect(build)
     used = int(window.get_column("credits").sum() or 0)
-    offset_min = ((window.get_column("ts") - start).dt.total_milliseconds() - 1) // 60_000
+    offset_min = (window.get_column("ts") - start).dt.total_milliseconds() // 60_000
     per_minute = (
         window.with_columns(offset_min.alias("minute"))
         .group_by("minute")
@@ -60,7 +65,7 @@ def v2_outlook(lake: Lake, limit: int, now: datetime) -> Outlook:
     for minute, credits in per_minute.iter_rows():
         back[min(max(int(minute), 0), HORIZON_MIN - 1)] += int(credits)
 
-    last_hour = window.filter(pl.col("ts") > now - timedelta(hours=1))
+    last_hour = window.filter(pl.col("ts") >= now - timedelta(hours=1))
     rate = int(last_hour.get_column("credits").sum() or 0)
     driver, share = None, 0.0
     if rate:

@@ -34,10 +34,12 @@ import polars as pl
 from data import clock
 from data.rollup import (
     DIMENSIONS,
+    MINUTE_SCHEMA,
     SKETCH_SCHEMA,
     SUMMARY_KINDS,
     USAGE_SCHEMA,
     as_latency,
+    as_minutes,
     as_usage,
     summaries,
 )
@@ -415,6 +417,31 @@ class Lake:
             )
         sketch = pl.concat(sketches) if sketches else pl.LazyFrame(schema=sketch_schema)
         return pl.concat(rows, how="vertical"), sketch
+
+    def minutes(self, start: datetime, end: datetime, now: datetime | None = None) -> pl.LazyFrame:
+        """Minute rows (``ts``, ``api_version``, ``application``, ``calls``, ``credits``; see
+        :func:`data.rollup.minute_rollup`) for ``[start, end)``, both whole minutes: each
+        compacted day's minute rollup, and raw events (one row per call) for the parts newer
+        than its compaction. Sums over any whole minutes equal the raw events' sums."""
+        if start.second or start.microsecond or end.second or end.microsecond:
+            raise ValueError(f"minutes() needs whole minutes, got [{start}, {end})")
+        start = max(start, self.cutoff(now or clock.now()))
+        pieces: list[pl.LazyFrame] = []
+        for span in self._spans(start, end):
+            raw = span.files.live
+            minute = span.files.summaries.get("minute")
+            if minute:
+                hours = pl.col("ts").is_between(
+                    pl.lit(span.begin), pl.lit(span.stop), closed="left"
+                )
+                pieces.append(self._scan(span.folder, minute, MINUTE_SCHEMA).filter(hours))
+                raw = raw[1:]
+            pieces += [
+                self._events_in(span.folder, n, span.begin, span.stop).pipe(as_minutes) for n in raw
+            ]
+        if not pieces:
+            return pl.LazyFrame(schema=MINUTE_SCHEMA)
+        return pl.concat(pieces, how="vertical")
 
     # -- the window: every closed day in one summary --------------------------------------
 

@@ -1,8 +1,9 @@
 """The V2 outlook on hand-made lakes: used credits, the credits coming back hour by hour, the
 rate of the last hour, when the limit is reached, who drives it, and the sentence shown.
 
-Hour ``h`` of ``returning`` starts at ``now + h`` hours and holds the credits spent in
-``(now - 24 h + h hours, now - 24 h + (h + 1) hours]`` (each credit comes back 24 h later).
+The outlook is as of the last whole minute ``t`` (``NOW`` is one): it covers ``[t - 24 h, t)``.
+Hour ``h`` of ``returning`` starts at ``t + h`` hours and holds the credits spent in
+``[t - 24 h + h hours, t - 24 h + (h + 1) hours)`` (each credit comes back 24 h later).
 """
 
 from __future__ import annotations
@@ -33,37 +34,63 @@ def test_used_returning_rate_and_driver(lake: Lake) -> None:
         lake,
         [
             call(START - MS, 3000),  # before the window
-            call(START, 1000),  # exactly now - 24 h: already back
+            call(START, 1000),  # exactly now - 24 h: the window's first minute, hour 0
             call(START + MS, 1),  # hour 0
             call(NOW - timedelta(hours=23, minutes=30), 100, "Old Import"),  # hour 0
-            call(NOW - timedelta(hours=20), 50),  # exactly START + 4 h: the end of hour 3
-            call(NOW - timedelta(hours=20) + MS, 4),  # hour 4
-            call(NOW - H, 7, "Slack Notifier"),  # exactly an hour ago: hour 22, not the rate
-            call(NOW - 30 * MIN, 30, "Slack Notifier"),  # hour 23, rate
+            call(NOW - timedelta(hours=20) - MS, 50),  # the end of hour 3
+            call(NOW - timedelta(hours=20), 4),  # exactly START + 4 h: hour 4
+            call(NOW - H - MS, 7, "Slack Notifier"),  # just over an hour ago: hour 22
+            call(NOW - H, 30, "Slack Notifier"),  # exactly an hour ago: hour 23, the rate
             call(NOW - 10 * MIN, 50, "Partner Portal"),  # hour 23, rate
-            call(NOW, 20, "Partner Portal"),  # now itself: hour 23, rate
-            call(NOW + MS, 500),  # after now
+            call(NOW - MS, 20, "Partner Portal"),  # the last instant of the window: rate
+            call(NOW, 500),  # now itself: after the last whole minute
             call(NOW - 5 * MIN, 900, version="v1"),  # V1 does not count
         ],
     )
-    outlook = v2_outlook(lake, 10_000, NOW)
-    assert outlook.now == NOW
-    assert outlook.used == 1 + 100 + 50 + 4 + 7 + 30 + 50 + 20 == 262
-    assert outlook.limit == 10_000
-    assert outlook.rate_per_hour == 30 + 50 + 20 == 100
-    assert outlook.driver == "Partner Portal"
-    assert outlook.driver_share == pytest.approx(0.7)
+    for now in (NOW, NOW + 59 * timedelta(seconds=1) + 999 * MS):  # the same whole minute
+        outlook = v2_outlook(lake, 10_000, now)
+        assert outlook.now == NOW
+        assert outlook.used == 1000 + 1 + 100 + 50 + 4 + 7 + 30 + 50 + 20 == 1262
+        assert outlook.limit == 10_000
+        assert outlook.rate_per_hour == 30 + 50 + 20 == 100
+        assert outlook.driver == "Partner Portal"
+        assert outlook.driver_share == pytest.approx(0.7)
 
-    returning = outlook.returning
-    assert returning.columns == ["hour", "credits"]
-    assert returning.height == 24
-    assert returning["hour"].to_list() == [NOW + h * H for h in range(24)]
-    expected = [0] * 24
-    expected[0], expected[3], expected[4], expected[22], expected[23] = 101, 50, 4, 7, 100
-    assert returning["credits"].to_list() == expected
-    assert returning["credits"].sum() == outlook.used
-    assert outlook.reach_at is None
-    assert not outlook.over_now
+        returning = outlook.returning
+        assert returning.columns == ["hour", "credits"]
+        assert returning.height == 24
+        assert returning["hour"].to_list() == [NOW + h * H for h in range(24)]
+        expected = [0] * 24
+        expected[0], expected[3], expected[4], expected[22], expected[23] = 1101, 50, 4, 7, 100
+        assert returning["credits"].to_list() == expected
+        assert returning["credits"].sum() == outlook.used
+        assert outlook.reach_at is None
+        assert not outlook.over_now
+
+
+def test_the_same_outlook_from_minute_rollups_and_from_raw_events(lake: Lake) -> None:
+    """Compaction writes each day's minute rollup; the outlook read from it is the one read
+    from the raw events, including the parts that came after a compaction."""
+    rows = [
+        call(START + k * 7 * MIN + k * 1013 * MS, 1 + k % 5, f"App {k % 4}") for k in range(206)
+    ]
+    store(lake, rows[:150])
+    for day in lake.days():
+        lake.compact(day)
+    assert all(list(lake.store.path(f"date={d}").glob("minute-*")) for d in lake.days())
+    store(lake, rows[150:])  # parts newer than the compaction, on both days
+    all_raw = Lake(lake.store.root / "copy")
+    store(all_raw, rows)
+    a, b = v2_outlook(lake, 700, NOW), v2_outlook(all_raw, 700, NOW)
+    assert a.used > 0 and a.rate_per_hour > 0
+    assert (a.used, a.rate_per_hour, a.reach_at, a.driver, a.driver_share) == (
+        b.used,
+        b.rate_per_hour,
+        b.reach_at,
+        b.driver,
+        b.driver_share,
+    )
+    assert a.returning.equals(b.returning)
 
 
 def test_nothing_used(lake: Lake) -> None:
@@ -123,8 +150,9 @@ def test_limit_reached_on_the_exact_minute(lake: Lake, rate: int, minutes: int) 
 
 def test_credits_coming_back_put_the_limit_off(lake: Lake) -> None:
     """990 of 1,000 used, 60 an hour (1 a minute); 930 of them were spent at now - 23 h 55 min
-    and come back after 5 minutes. The level reaches 995 at 10:11, drops to 65 at 10:12, then
-    climbs 1 a minute: 1,000 at 15 h 40 min from now (before the last hour's credits return)."""
+    and come back in the sixth minute. The level reaches 995 at 10:12, drops to 66 at 10:13,
+    then climbs 1 a minute: 1,000 at 15 h 40 min from now (before the last hour's credits
+    return)."""
     store(lake, [call(START + 5 * MIN, 930), call(NOW - 30 * MIN, 60)])
     outlook = v2_outlook(lake, 1000, NOW)
     assert (outlook.used, outlook.rate_per_hour) == (990, 60)
