@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from data.rollup import p95_from_sketch
+from data.rollup import p95_by_id
 
 #: The classifications a table can open on, in the order the table shows them.
 DIMENSIONS: dict[str, str] = {
@@ -120,7 +120,7 @@ def combinations_with_p95(frame: pl.LazyFrame, sketch: pl.LazyFrame) -> pl.LazyF
         frame.group_by(keys).agg(*_measures(), pl.col("key")).pipe(_called).with_row_index("combo")
     )
     members = combos.select("combo", "key").explode("key")
-    p95 = sketch.join(members, on="key", how="inner").pipe(p95_from_sketch, ["combo"])
+    p95 = sketch.join(members, on="key", how="inner").pipe(p95_by_id, "combo")
     return (
         combos.drop("key")
         .join(p95, on="combo", how="left")

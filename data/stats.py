@@ -86,19 +86,25 @@ def overview(
     timezone: str,
     tops: tuple[tuple[str, str], ...],
 ) -> dict[str, object]:
-    """The Overview's questions answered in one pass over shared scans: the totals, the
-    ranking of each ``(dimension, version)`` in ``tops`` and the time buckets."""
+    """The Overview's questions answered in one pass: the usage rows of the range (both
+    versions) and the time buckets are read once, then the totals and the ranking of each
+    ``(dimension, version)`` in ``tops`` are summed from those rows in memory."""
 
     def build() -> list[pl.LazyFrame]:
         return [
-            _usage(start, end, version).pipe(queries.totals),
-            *[_usage(start, end, v).pipe(queries.ranked, d) for d, v in tops],
+            _usage(start, end, "all"),
             _timeline_rows(start, end, version, bucket, timezone).pipe(
                 queries.by_bucket, bucket, timezone
             ),
         ]
 
-    totals, *ranked, buckets = get_lake().collect_all(build)
+    rows, buckets = get_lake().collect_all(build)
+    totals, *ranked = pl.collect_all(
+        [
+            rows.lazy().pipe(queries.for_version, version).pipe(queries.totals),
+            *[rows.lazy().pipe(queries.for_version, v).pipe(queries.ranked, d) for d, v in tops],
+        ]
+    )
     return {
         "summary": {k: int(v or 0) for k, v in totals.row(0, named=True).items()},
         "rankings": dict(zip(tops, ranked, strict=True)),
