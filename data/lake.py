@@ -740,6 +740,7 @@ class Lake:
     def sweep(self, now: datetime | None = None, older_than_s: float = 3600) -> int:
         """Remove temporary files a crashed writer left behind (older than an hour)."""
         now_s = (now or datetime.now(UTC)).timestamp()
+        folders = [day_folder(d) for d in self.days()] + [WINDOW]
         return self.store.sweep_trash() + sum(
-            self.store.sweep_temporaries(day_folder(d), older_than_s, now_s) for d in self.days()
+            self.store.sweep_temporaries(folder, older_than_s, now_s) for folder in folders
         )

@@ -191,6 +191,13 @@ def test_closed_days_are_reused_until_their_files_change(lake: Lake) -> None:
     maintain(lake, T0)
     before = _rollups(lake)
     assert len(before) >= 6  # every closed day is rolled up
+
+    def window_days() -> dict[str, str]:
+        """The closed days summed in the window, if the ranking reads it."""
+        pieces = list(lake._pieces(start, end, clock.now(), True, True))
+        return lake._window().days if any(p.kind == "window" for p in pieces) else {}
+
+    assert len(window_days()) >= 6  # and summed into the window
     expected = {m: sum(1 for r in rows if r["module"] == m) for m in MODULES}
     first = stats.ranking("module", start, end, "v2")
     assert {v: c for v, (c, _) in by_value(first).items()} == expected
@@ -213,10 +220,13 @@ def test_closed_days_are_reused_until_their_files_change(lake: Lake) -> None:
     third = stats.ranking("module", start, end, "v2")
     assert by_value(third)["Notes"] == (1, 5)
     assert sum(third["calls"]) == len(rows) + 2
+    assert window_days()  # the day's compact file and rollup did not change: still current
     maintain(lake, at(10, 30))
     after = _rollups(lake)
     changed = {d for d in after if after[d] != before.get(d)}
     assert changed <= {"2026-10-31", "2026-11-03"} and "2026-10-31" in changed
+    daily = sorted((lake.store.root / "date=2026-10-31").glob("daily-0*"))[-1].name
+    assert window_days()["date=2026-10-31"] == daily  # the upkeep wrote the window again
     clock.set_now(at(10, 45))
     assert stats.ranking("module", start, end, "v2").equals(third)
 
