@@ -218,7 +218,7 @@ def fill(
                 # (every APIDASH_MAINTENANCE_MINUTES); what came since is still raw.
                 tail_from = max(lo, hi - UPKEEP_INTERVAL)
                 _append_in_batches(lake, events.filter(pl.col("ts") < tail_from), BATCH)
-                lake.compact(day)
+                lake.compact(day, grace_s=0)
                 tail = events.filter(pl.col("ts") >= tail_from)
                 _append_in_batches(lake, tail, max(1, math.ceil(tail.height / 3)))
             else:
@@ -229,7 +229,7 @@ def fill(
                 step = max(1, math.ceil(tail.height / OPEN_DAY_TAIL_BATCHES))
                 _append_in_batches(lake, tail, step)
         if day < today:
-            lake.compact(day)  # a no-op for a day already in its final form
+            lake.compact(day, grace_s=0)  # no reader yet; a no-op once final
         day += timedelta(days=1)
     return stored
 
@@ -296,7 +296,7 @@ def prepare_lake(root: Path, days: int, per_day: int, settings: Any) -> dict:
         stored = fill(lake, min(until, midnight), now, limits, marker["v1_timezone"])
         for day in lake.days():
             if day < now.date():
-                lake.compact(day)
+                lake.compact(day, grace_s=0)
         lake.prune(now)
         seconds = time.perf_counter() - started
         marker["until"] = iso(now)
