@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -14,6 +14,7 @@ from tqdm import tqdm
 from config import get_settings
 from data.demo import generate_events
 from data.ingest import store_batch
+from data.lake import Lake
 from data.readers import FORMATS, RawBatch, detect_format, parse
 from data.runtime import get_lake
 from data.schema import MAX_ERRORS, FieldError, ValidationError, validate_frame
@@ -62,10 +63,17 @@ def _validate_with_progress(batch: RawBatch, name: str, now: datetime) -> pl.Dat
     type=click.Choice(FORMATS),
     help="The files' format (default: from each file's name).",
 )
-def ingest_command(files: tuple[Path, ...], fmt: str | None) -> None:
-    """Import events from NDJSON, JSON, CSV or Parquet FILES (each all-or-nothing)."""
+@click.option(
+    "--no-compact",
+    is_flag=True,
+    help="Leave the closed days it touched for the upkeep to compact and summarise.",
+)
+def ingest_command(files: tuple[Path, ...], fmt: str | None, no_compact: bool) -> None:
+    """Import events from NDJSON, JSON, CSV or Parquet FILES (each all-or-nothing), then
+    compact and summarise the closed days they touched, as the upkeep would."""
     lake = get_lake()
     failed = 0
+    touched: set[date] = set()
     for path in files:
         try:
             kind = fmt or detect_format(path)
@@ -74,6 +82,7 @@ def ingest_command(files: tuple[Path, ...], fmt: str | None) -> None:
             now = datetime.now(UTC)
             events = _validate_with_progress(batch, path.name, now)
             result = lake.append(events)
+            touched.update(events.get_column("ts").dt.date().unique().to_list())
         except ValidationError as exc:
             failed += 1
             click.echo(f"{path}: {exc}", err=True)
@@ -90,8 +99,23 @@ def ingest_command(files: tuple[Path, ...], fmt: str | None) -> None:
             f"{path}: stored {result.accepted:,} events"
             + (f", skipped {result.duplicates:,} duplicates" if result.duplicates else "")
         )
+    if not no_compact:
+        _summarise(lake, touched)
     if failed:
         raise SystemExit(1)
+
+
+def _summarise(lake: Lake, days: set[date]) -> None:
+    """Compact the closed ones of ``days`` and write the window, so the dashboard reads their
+    summaries at once rather than raw events until the next upkeep round."""
+    today = datetime.now(UTC).date()
+    closed = sorted(d for d in days if d < today)
+    if not closed:
+        return
+    for day in tqdm(closed, desc="compacting closed days", unit="day", file=sys.stderr):
+        lake.compact(day)
+    lake.refresh_window()
+    click.echo(f"compacted and summarised {len(closed)} closed day(s)")
 
 
 @click.command("prune")

@@ -307,3 +307,33 @@ def test_a_large_bad_file_reports_bad_lines_from_every_chunk(env, tmp_path, monk
     assert "2 of 9 records are invalid" in result.output
     assert "line 2: field 'ip'" in result.output and "line 8: field 'module'" in result.output
     assert Lake(env / "lake").is_empty()
+
+
+def test_ingest_compacts_and_summarises_the_closed_days_it_touched(
+    runner, lake: Lake, tmp_path: Path
+) -> None:
+    """Data made elsewhere is read from summaries at once: the closed days an import touched
+    are compacted and summed into the window; the open day is left to the upkeep."""
+    now = datetime.now(UTC)
+    days_ago = [now - timedelta(days=d) for d in (1, 2, 3, 4)]
+    sent = [
+        event(id=f"{d}-{i}", ts=ts.isoformat().replace("+00:00", "Z"))
+        for d, ts in enumerate([*days_ago, now - timedelta(minutes=1)])
+        for i in range(3)
+    ]
+    path = write_ndjson(tmp_path / "old.ndjson", sent)
+    result = run(runner, "ingest", path)
+    assert result.exit_code == 0, result.output
+    assert "compacted and summarised 4 closed day(s)" in result.stdout
+    for ts in days_ago:
+        assert [n[:8] for n in lake.live_files(ts.date())] == ["compact-"]
+    assert [n[:5] for n in lake.live_files(now.date())] == ["part-"]
+    window = lake._window()
+    assert window is not None
+    assert sorted(window.days) == sorted(f"date={ts.date()}" for ts in days_ago)
+
+    again = write_ndjson(tmp_path / "more.ndjson", [event(id="x", ts=sent[0]["ts"])])
+    result = run(runner, "ingest", "--no-compact", again)
+    assert result.exit_code == 0, result.output
+    assert "compacted" not in result.stdout
+    assert len(lake.live_files(days_ago[0].date())) == 2
