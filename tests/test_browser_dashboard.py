@@ -549,16 +549,27 @@ def test_empty_states_instead_of_a_chart(served, dash_duo, events) -> None:
 # -- 10. what the first view loads ---------------------------------------------------------
 
 
-def test_charts_draw_with_the_vendored_partial_plotly_bundle(served, dash_duo, events) -> None:
-    """The Overview's time chart and a doughnut draw with assets/plotly-basic.min.js; the full
-    plotly.js (four times its size, and most of a cold first view's time) is never fetched."""
+def test_charts_draw_with_the_basic_plotly_bundle_and_the_table_loads_none(
+    served, dash_duo, events
+) -> None:
+    """The Overview's time chart and a doughnut draw with plotly.js's basic bundle (a quarter
+    of the full one, which took half of a cold Overview's time); the table view, which has
+    no chart, loads no plotly.js at all."""
+    fetched = (
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('plotly')).map(e => e.name)"
+    )
     for path, chart in (("/", "#overview-time-chart"), ("/modules", ".doughnut-graph")):
         open_page(dash_duo, path)
         until(lambda chart=chart: count(dash_duo, f"{chart} .main-svg"), f"{chart} on {path}")
-        fetched = dash_duo.driver.execute_script(
-            "return performance.getEntriesByType('resource').map(e => e.name)"
+        names = [urlsplit(url).path for url in dash_duo.driver.execute_script(fetched)]
+        assert names == ["/_dash-component-suites/plotly/package_data/plotly.min.js"], path
+        traces = dash_duo.driver.execute_script(
+            "return Object.keys(Plotly.PlotSchema.get().traces).sort()"
         )
-        scripts = [urlsplit(url).path.rsplit("/", 1)[-1] for url in fetched]
-        assert "plotly-basic.min.js" in scripts, path
-        assert "plotly.min.js" not in scripts, path
+        assert traces == ["bar", "pie", "scatter"], path
+    open_page(dash_duo, "/table")
+    until(lambda: count(dash_duo, "#table-grid .ag-row"), "the table's rows")
+    assert dash_duo.driver.execute_script(fetched) == []
+    assert dash_duo.driver.execute_script("return typeof window.Plotly") == "undefined"
     assert dash_duo.get_logs() == []
