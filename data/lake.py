@@ -64,13 +64,18 @@ _RETRIES = 10
 GRACE_S = 120.0  # replaced files outlive a compaction this long, for readers mid-query
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The summary that answers whole units of time in a range, by grain: (kind, unit).
+GRAINS = {"hour": ("rollup", timedelta(hours=1)), "quarter": ("quarter", timedelta(minutes=15))}
 
 
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = _floor_hour(moment)
-    return floor if floor == moment else floor + timedelta(hours=1)
+def _floor(moment: datetime, unit: timedelta) -> datetime:
+    return moment - (moment - _EPOCH) % unit
+
+
+def _ceil(moment: datetime, unit: timedelta) -> datetime:
+    floor = _floor(moment, unit)
+    return floor if floor == moment else floor + unit
 
 
 def day_folder(day: date) -> str:
@@ -281,12 +286,16 @@ class Lake:
         now: datetime | None,
         daily: bool,
         timeless: bool = False,
+        grain: str = "hour",
     ) -> Iterator[_Piece]:
         """The files that answer ``[start, end)`` (never older than the retention window):
         each day's rollup for the whole hours it covers (its daily rollup for a whole day,
         with ``daily``), raw events for the rest. With ``timeless`` (questions that ignore
         time altogether), the whole closed days come from the window instead of one file
-        each, less the days it holds that are not asked for, when that reads fewer files."""
+        each, less the days it holds that are not asked for, when that reads fewer files.
+        ``grain="quarter"`` reads whole quarter hours from the quarter-hour rollup (usage by
+        version only: for time charts) instead of whole hours from the hourly one."""
+        kind, unit = GRAINS[grain]
         start = max(start, self.cutoff(now or clock.now()))
         spans = list(self._spans(start, end))
         whole = {s.folder for s in spans if daily and s.whole_day and s.files.daily}
@@ -309,12 +318,12 @@ class Lake:
                         folder, files.daily, "daily", begin, stop, summary.get("daily-latency")
                     )
                 raw = raw[1:]  # the compact file is in the rollup; newer parts are not
-            elif files.rollup:
-                hour_a = _ceil_hour(begin)
-                hour_b = max(_floor_hour(stop), hour_a)
+            elif summary.get(kind):
+                hour_a = _ceil(begin, unit)
+                hour_b = max(_floor(stop, unit), hour_a)
                 if hour_a < hour_b:
-                    sketch = summary.get("hourly-latency")
-                    yield _Piece(folder, files.rollup, "rollup", hour_a, hour_b, sketch)
+                    sketch = summary.get("hourly-latency") if kind == "rollup" else None
+                    yield _Piece(folder, summary[kind], "rollup", hour_a, hour_b, sketch)
                     compact = files.live[0]
                     raw = raw[1:] + [(compact, begin, hour_a), (compact, hour_b, stop)]
             for name, a, b in raw:
@@ -363,6 +372,7 @@ class Lake:
         *,
         daily: bool = False,
         timeless: bool = False,
+        grain: str = "hour",
     ) -> pl.LazyFrame:
         """Usage rows (see :mod:`data.rollup`) for ``[start, end)``: from each day's rollup
         for the whole hours it covers, from raw events for the rest. Sums equal the raw
@@ -371,10 +381,11 @@ class Lake:
         With ``timeless`` as well, whole closed days may come from the window: ``ts`` is then
         null, and rows of days taken away from it have negative measures, so only sums by
         something other than time are meaningful (groups whose calls sum to 0 are not
-        there)."""
+        there). With ``grain="quarter"``, whole quarter hours come from rows by version only
+        (the other dimensions null): for sums by time and version."""
         pieces = [
             self._piece_rows(p).select(list(USAGE_SCHEMA))
-            for p in self._pieces(start, end, now, daily or timeless, timeless)
+            for p in self._pieces(start, end, now, daily or timeless, timeless, grain)
         ]
         if not pieces:
             return pl.LazyFrame(schema=USAGE_SCHEMA)

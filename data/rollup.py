@@ -55,6 +55,23 @@ def rollup(events: pl.LazyFrame) -> pl.LazyFrame:
     return _summed(events, "1h")
 
 
+def quarter_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Events summed per UTC quarter hour and version only (the other dimensions null): what
+    time charts read. Every time zone in use is a whole number of quarter hours from UTC, so
+    a chart's local hours and days are sums of these rows, in any zone."""
+    return (
+        events.group_by(pl.col("ts").dt.truncate("15m"), "api_version")
+        .agg(
+            pl.len().cast(pl.Int64).alias("calls"),
+            pl.col("credits").sum().cast(pl.Int64),
+            (pl.col("status") >= 400).sum().cast(pl.Int64).alias("errors"),
+        )
+        .sort("ts", "api_version")
+        .with_columns([pl.lit(None, pl.String).alias(d) for d in DIMENSIONS if d != "api_version"])
+        .select(list(USAGE_SCHEMA))
+    )
+
+
 def daily_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
     """Events summed per UTC day and combination of dimensions (``ts`` is the day's start):
     what rankings, totals and tables of whole days read, often 20x fewer rows than hourly."""
@@ -141,14 +158,16 @@ def minute_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
 def summaries(events: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """What compaction writes beside a day's merged events, by kind: usage rows per hour
     (``rollup``) and per day (``daily``), a latency sketch keyed to the rows of each
-    (``hourly-latency``, ``daily-latency``), and calls and credits per minute (``minute``)."""
+    (``hourly-latency``, ``daily-latency``), calls and credits per minute (``minute``), and
+    usage per quarter hour and version (``quarter``)."""
     hourly = rollup(events.lazy()).collect()
     daily = daily_rollup(events.lazy()).collect()
-    hourly_sketch, daily_sketch, minutes = pl.collect_all(
+    hourly_sketch, daily_sketch, minutes, quarters = pl.collect_all(
         [
             keyed_sketch(events.lazy(), hourly, "1h"),
             keyed_sketch(events.lazy(), daily, "1d"),
             minute_rollup(events.lazy()),
+            quarter_rollup(events.lazy()),
         ]
     )
     return {
@@ -157,10 +176,11 @@ def summaries(events: pl.DataFrame) -> dict[str, pl.DataFrame]:
         "hourly-latency": hourly_sketch,
         "daily-latency": daily_sketch,
         "minute": minutes,
+        "quarter": quarters,
     }
 
 
-SUMMARY_KINDS = ("rollup", "daily", "hourly-latency", "daily-latency", "minute")
+SUMMARY_KINDS = ("rollup", "daily", "hourly-latency", "daily-latency", "minute", "quarter")
 
 
 def p95_from_sketch(rows: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:

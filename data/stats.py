@@ -28,14 +28,20 @@ def as_of() -> tuple[datetime, datetime]:
 
 
 def _usage(
-    start: datetime, end: datetime, version: str, *, daily: bool = True, timeless: bool = True
+    start: datetime,
+    end: datetime,
+    version: str,
+    *,
+    daily: bool = True,
+    timeless: bool = True,
+    grain: str = "hour",
 ) -> pl.LazyFrame:
     """Usage rows of ``version``: rollups for compacted days (daily ones for whole days unless
     the time of day matters; the closed days' window where time does not matter at all), raw
     events elsewhere."""
     return (
         get_lake()
-        .usage(start, end, now=clock.now(), daily=daily, timeless=timeless)
+        .usage(start, end, now=clock.now(), daily=daily, timeless=timeless, grain=grain)
         .pipe(queries.for_version, version)
         .pipe(queries.with_labels)
     )
@@ -115,13 +121,14 @@ def overview(
 def _timeline_rows(
     start: datetime, end: datetime, version: str, bucket: str, timezone: str
 ) -> pl.LazyFrame:
-    """Usage rows whose ``ts`` is fine enough for ``bucket`` in ``timezone``: rollups are by
-    UTC hour (or day), which fit the local hours of zones a whole number of hours from UTC
-    (and the local days of UTC); other zones read raw events."""
-    if not _aligned(timezone, timedelta(hours=1), start, end):
+    """Usage rows whose ``ts`` is fine enough for ``bucket`` in ``timezone``, for sums by time
+    and version: quarter-hour rollups fit the local hours and days of every zone a whole
+    number of quarter hours from UTC at both ends (all zones in use); daily ones the days of
+    UTC; other zones read raw events."""
+    if not _aligned(timezone, timedelta(minutes=15), start, end):
         return _events_as_usage(start, end, version)
     daily = bucket == "day" and _aligned(timezone, timedelta(days=1), start, end)
-    return _usage(start, end, version, daily=daily, timeless=False)
+    return _usage(start, end, version, daily=daily, timeless=False, grain="quarter")
 
 
 @cached

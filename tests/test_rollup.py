@@ -93,6 +93,8 @@ def test_stats_from_rollups_equal_stats_from_raw_events(lake, seed, timezone):
     build(lake, seed)
     clock.set_now(NOW)
     assert uses_window(lake, NOW - timedelta(days=3), NOW) == (seed % 2 == 0)
+    charted = lake._pieces(NOW - timedelta(days=3), NOW, NOW, False, grain="quarter")
+    assert any(p.name.startswith("quarter-") for p in charted)  # time charts read them
 
     def raw(a, b, version):
         return (
