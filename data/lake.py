@@ -165,11 +165,13 @@ class _Piece:
 @dataclass(frozen=True)
 class _Window:
     """The closed days summed into one rollup (``rows``) with its keyed sketch (``sketch``);
-    ``days`` names the daily rollup of each day it was made from (folder -> file)."""
+    ``days`` names the daily rollup of each day it was made from (folder -> file); and those
+    days' quarter-hour rows (``quarters``), not summed: time charts read one file, not 30."""
 
     rows: str
     sketch: str
     days: dict[str, str]
+    quarters: str | None = None  # the days' quarter-hour rollups, one after the other
 
 
 @dataclass
@@ -308,11 +310,24 @@ class Lake:
                     yield _Piece(
                         folder, name, "daily", start, end, sketch.get("daily-latency"), sign=-1
                     )
+        charted: set[str] = set()  # days whose quarter hours the window's file answers
+        if grain == "quarter" and len(spans) >= WINDOW_MIN_DAYS:
+            current = self._current(self._window())
+            if current is not None and current.quarters:
+                charted = {s.folder for s in spans if s.folder in current.days}
+                a, b = _ceil(start, unit), _floor(end, unit)
+                if charted and a < b:
+                    yield _Piece(WINDOW, current.quarters, "rollup", a, b)
         for span in spans:
             files, folder, begin, stop = span.files, span.folder, span.begin, span.stop
             raw = [(n, begin, stop) for n in files.live]
             summary = files.summaries
-            if folder in whole or (daily and self._daily_within(folder, files, begin, stop)):
+            if folder in charted:
+                hour_a = _ceil(begin, unit)
+                hour_b = max(_floor(stop, unit), hour_a)
+                compact = files.live[0]
+                raw = raw[1:] + [(compact, begin, hour_a), (compact, hour_b, stop)]
+            elif folder in whole or (daily and self._daily_within(folder, files, begin, stop)):
                 if window is None or folder not in whole:
                     yield _Piece(
                         folder, files.daily, "daily", begin, stop, summary.get("daily-latency")
@@ -468,54 +483,69 @@ class Lake:
                 data = json.loads(self.store.path(WINDOW, name).read_text())
             except FileNotFoundError:
                 return None
-            window = _Window(data["rows"], data["sketch"], data["days"])
+            window = _Window(data["rows"], data["sketch"], data["days"], data.get("quarters"))
             if len(self._windows) > 16:
                 self._windows.clear()
             self._windows[name] = window
         return window
 
+    def _current(self, window: _Window | None) -> _Window | None:
+        """``window`` if each of its days still has the daily rollup it was made from."""
+        if window is None:
+            return None
+        for folder, name in window.days.items():
+            if _day_files(self.store.list_files(folder)).daily != name:
+                return None
+        return window
+
     def _window_for(self, whole: set[str]) -> _Window | None:
-        """The window, if it is current (each of its days still has the daily rollup it was
-        made from) and holds every day of ``whole``, and reading it beats reading them."""
+        """The window, if it is current and holds every day of ``whole``, and reading it
+        beats reading them."""
         window = self._window()
         if window is None or not whole <= window.days.keys():
             return None
         if len(window.days) - len(whole) >= len(whole):
             return None  # taking away more days than reading them one by one
-        for folder, name in window.days.items():
-            if _day_files(self.store.list_files(folder)).daily != name:
-                return None
-        return window
+        return self._current(window)
 
     def refresh_window(self, now: datetime | None = None, *, grace_s: float = GRACE_S) -> bool:
         """Write the window for the closed days (those before ``now``'s UTC day with a daily
         rollup) unless the current one was made from exactly them; returns whether it wrote.
 
         Its rows are the daily rollups' rows summed per combination, its sketch theirs summed
-        per combination and bucket. The two Parquet files are published first, the manifest
-        that names them last (readers take the newest manifest); windows it replaces are
-        deleted once it is ``grace_s`` old."""
+        per combination and bucket, its quarters the days' quarter-hour rows one after the
+        other. The Parquet files are published first, the manifest that names them last
+        (readers take the newest manifest); windows it replaces are deleted once it is
+        ``grace_s`` old."""
         today = (now or clock.now()).astimezone(UTC).date()
         with self.store.lock(WINDOW):
-            days: dict[str, tuple[str, str]] = {}
+            days: dict[str, tuple[str, str, str]] = {}
             for day in self.days():
                 summary = _day_files(self.store.list_files(day_folder(day))).summaries
-                if day < today and "daily" in summary and "daily-latency" in summary:
-                    days[day_folder(day)] = (summary["daily"], summary["daily-latency"])
+                if day < today and summary.keys() >= {"daily", "daily-latency", "quarter"}:
+                    names = (summary["daily"], summary["daily-latency"], summary["quarter"])
+                    days[day_folder(day)] = names
             current = self._window()
             self._drop_old_windows(grace_s)
             made_from = {folder: names[0] for folder, names in days.items()}
-            if len(days) < WINDOW_MIN_DAYS or (current and current.days == made_from):
+            if len(days) < WINDOW_MIN_DAYS or (
+                current and current.days == made_from and current.quarters
+            ):
                 return False
             rows, sketch = self._window_summaries(days)
+            quarters = pl.concat(
+                [self._scan(f, names[2], USAGE_SCHEMA) for f, names in sorted(days.items())]
+            ).collect()
             names = [n for n in self.store.list_files(WINDOW) if _WINDOW.match(n)]
             seq = max([int(_WINDOW.match(n).group(1)) for n in names] + [0]) + 1  # type: ignore[union-attr]
             files = {
                 "rows": f"window-{seq:012d}.parquet",
                 "sketch": f"window-latency-{seq:012d}.parquet",
+                "quarters": f"window-quarter-{seq:012d}.parquet",
             }
             self.store.stage(WINDOW, files["rows"], _write_parquet(rows)).publish()
             self.store.stage(WINDOW, files["sketch"], _write_parquet(sketch)).publish()
+            self.store.stage(WINDOW, files["quarters"], _write_parquet(quarters)).publish()
             manifest = json.dumps({**files, "days": made_from}, indent=1).encode()
             self.store.stage(
                 WINDOW, f"window-{seq:012d}.json", lambda p: p.write_bytes(manifest)
@@ -523,14 +553,14 @@ class Lake:
             return True
 
     def _window_summaries(
-        self, days: dict[str, tuple[str, str]]
+        self, days: dict[str, tuple[str, str, str]]
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         rows = pl.concat(
             [
                 self._scan(folder, daily, USAGE_SCHEMA)
                 .with_row_index("row")
                 .with_columns(pl.lit(i, pl.UInt32).alias("day"))
-                for i, (folder, (daily, _)) in enumerate(sorted(days.items()))
+                for i, (folder, (daily, _, _)) in enumerate(sorted(days.items()))
             ]
         ).collect()
         sketches = pl.concat(
@@ -538,7 +568,7 @@ class Lake:
                 self._scan(folder, sketch, SKETCH_SCHEMA).with_columns(
                     pl.lit(i, pl.UInt32).alias("day")
                 )
-                for i, (folder, (_, sketch)) in enumerate(sorted(days.items()))
+                for i, (folder, (_, sketch, _)) in enumerate(sorted(days.items()))
             ]
         )
         combos = (
@@ -588,7 +618,7 @@ class Lake:
             return
         keep = {newest}
         if (window := self._window()) is not None:
-            keep |= {window.rows, window.sketch}
+            keep |= {window.rows, window.sketch, window.quarters or ""}
         for name in names:
             if name not in keep:
                 self.store.delete(WINDOW, name)

@@ -93,8 +93,11 @@ def test_stats_from_rollups_equal_stats_from_raw_events(lake, seed, timezone):
     build(lake, seed)
     clock.set_now(NOW)
     assert uses_window(lake, NOW - timedelta(days=3), NOW) == (seed % 2 == 0)
-    charted = lake._pieces(NOW - timedelta(days=3), NOW, NOW, False, grain="quarter")
-    assert any(p.name.startswith("quarter-") for p in charted)  # time charts read them
+    charted = [
+        p.name for p in lake._pieces(NOW - timedelta(days=3), NOW, NOW, False, grain="quarter")
+    ]
+    assert any(n.startswith("quarter-") or n.startswith("window-quarter-") for n in charted)
+    assert any(n.startswith("window-quarter-") for n in charted) == (seed % 2 == 0)
 
     def raw(a, b, version):
         return (
@@ -134,6 +137,13 @@ def test_the_window_is_used_only_while_every_day_in_it_is_unchanged(lake):
             )
             ours = lake.usage(start, end, now=NOW, daily=True, timeless=True)
             assert_frame_equal(ours.pipe(queries.ranked, dimension).collect(), raw)
+        raw_chart = (
+            lake.scan(start, end, now=NOW).pipe(as_usage).pipe(queries.by_bucket, "hour", "UTC")
+        )
+        chart = lake.usage(start, end, now=NOW, grain="quarter").pipe(
+            queries.by_bucket, "hour", "UTC"
+        )
+        assert_frame_equal(chart.collect(), raw_chart.collect())
 
     assert uses_window(lake, start, end)
     check()
