@@ -27,6 +27,9 @@ from data.storage import HeldLock
 log = logging.getLogger(__name__)
 TICK_S = 5.0
 COMPACT_TODAY_AT = 4  # compact the open day (and roll it up) once it has this many files
+#: Between upkeep rounds, compact the open day as soon as it has this many files: a steady
+#: ingest stream (a batch a second) would otherwise leave every live read hundreds of files.
+COMPACT_TODAY_SOON_AT = 48
 
 _started = threading.Lock()
 _thread: threading.Thread | None = None
@@ -86,6 +89,15 @@ class LiveDemo:
         return store_batch(self.lake, RawBatch(events), now=now).accepted if events.height else 0
 
 
+def compact_if_crowded(lake: Lake, now: datetime | None = None) -> bool:
+    """Compact the open day now if ingest left it :data:`COMPACT_TODAY_SOON_AT` files or
+    more since its last compaction; returns whether it did."""
+    today = (now or datetime.now(UTC)).date()
+    if len(lake.live_files(today)) < COMPACT_TODAY_SOON_AT:
+        return False
+    return lake.compact(today) > 0
+
+
 def _loop(lake: Lake, settings: Settings) -> None:
     leader = HeldLock(lake.store, "leader")
     live = LiveDemo(lake, settings) if settings.demo == "live" else None
@@ -98,6 +110,8 @@ def _loop(lake: Lake, settings: Settings) -> None:
                 if time.monotonic() >= next_upkeep:
                     log.info("upkeep: %s", maintain(lake))
                     next_upkeep = time.monotonic() + settings.maintenance_minutes * 60
+                elif compact_if_crowded(lake):
+                    log.info("compacted the open day between upkeep rounds")
         except Exception:  # noqa: BLE001 - keep the thread alive; the next tick tries again
             log.exception("background work failed")
         time.sleep(TICK_S)

@@ -231,6 +231,22 @@ def test_closed_days_are_reused_until_their_files_change(lake: Lake) -> None:
     assert stats.ranking("module", start, end, "v2").equals(third)
 
 
+def test_the_open_day_is_compacted_between_upkeep_rounds_once_crowded(lake: Lake) -> None:
+    """A steady ingest stream leaves a file per batch; the upkeep thread compacts the open day
+    as soon as there are COMPACT_TODAY_SOON_AT of them, not only every upkeep round."""
+    from server.background import COMPACT_TODAY_SOON_AT, compact_if_crowded
+
+    now = datetime(2026, 11, 3, 10, 7, tzinfo=UTC)
+    for i in range(COMPACT_TODAY_SOON_AT - 1):
+        store(lake, [call(now - timedelta(seconds=i + 1))])
+    assert not compact_if_crowded(lake, now)
+    store(lake, [call(now - timedelta(minutes=5))])
+    assert len(lake.live_files(now.date())) == COMPACT_TODAY_SOON_AT
+    assert compact_if_crowded(lake, now)
+    assert [n[:8] for n in lake.live_files(now.date())] == ["compact-"]
+    assert not compact_if_crowded(lake, now)
+
+
 def test_a_closed_day_leaving_the_retention_window_is_not_shown(lake: Lake) -> None:
     """The oldest day is only partly inside the retention window; as the window moves on,
     its calls that fall out of it disappear even though the day's files did not change."""
