@@ -79,6 +79,9 @@ INSTANT_ARGS = {"summary": (0, 1), "ranking": (1, 2), "timeline": (0, 1), "table
 INSTANT_ARGS["links"] = (2, 3)
 
 TARGET_COLD_MS = 100.0
+#: From this many calls a day the issue's only target is cold <= TARGET_COLD_LARGE_MS.
+LARGE_PER_DAY = 5_000_000
+TARGET_COLD_LARGE_MS = 150.0
 TARGET_WARM_MS = 10.0
 TARGET_LIVE_MS = 20.0
 TARGET_RATIO = 10.0
@@ -884,7 +887,10 @@ def bench_browser(env: dict[str, str], work: Path, repeats: int) -> dict:
 # -- results ------------------------------------------------------------------------------------
 
 
-def summarise(specs: list[dict], ours: dict, duck: dict) -> list[dict]:
+def summarise(specs: list[dict], ours: dict, duck: dict, per_day: int) -> list[dict]:
+    """One row per question; ``target_met`` by the issue's targets for ``per_day`` calls a day
+    (at 1M: cold p95 <= 100 ms, 10x DuckDB, warm <= 10 ms, live <= 20 ms; at 5M: cold <= 150
+    ms)."""
     rows = []
     for question in specs:
         name, kind = question["name"], question["kind"]
@@ -899,7 +905,12 @@ def summarise(specs: list[dict], ours: dict, duck: dict) -> list[dict]:
         row["duckdb_p50_ms"] = round(percentile(duck["times"][name], 0.5), 2)
         row["ratio"] = round(row["duckdb_p50_ms"] / row["cold_p50_ms"], 2)
         missed = []
-        if kind == "live":
+        if per_day >= LARGE_PER_DAY:
+            if row["cold_p95_ms"] > TARGET_COLD_LARGE_MS:
+                missed.append(
+                    f"cold p95 {fmt_ms(row['cold_p95_ms'])} ms > {TARGET_COLD_LARGE_MS:.0f} ms"
+                )
+        elif kind == "live":
             worst = max(row["cold_p95_ms"], row["warm_p95_ms"])
             if worst > TARGET_LIVE_MS:
                 missed.append(f"p95 {fmt_ms(worst)} ms > {TARGET_LIVE_MS:.0f} ms")
@@ -911,7 +922,7 @@ def summarise(specs: list[dict], ours: dict, duck: dict) -> list[dict]:
                 missed.append(f"warm p95 {fmt_ms(row['warm_p95_ms'])} ms > {TARGET_WARM_MS:.0f}")
             if kind == "outlook" and row["warm_p95_ms"] > cold_limit:
                 missed.append(f"p95 {fmt_ms(row['warm_p95_ms'])} ms > {cold_limit:.0f} ms")
-        if row["ratio"] < TARGET_RATIO:
+        if per_day < LARGE_PER_DAY and row["ratio"] < TARGET_RATIO:
             missed.append(f"{row['ratio']:.2f}x DuckDB < {TARGET_RATIO:.0f}x")
         row["target_met"] = not missed
         row["missed"] = missed
@@ -1129,7 +1140,7 @@ def measure(args: argparse.Namespace, root: Path, work: Path, argv: list[str] | 
     results["load_average"]["after"] = round(os.getloadavg()[0], 2)
     bugs, notes = compare(work, resolved)
     results["tops"] = ours["tops"]
-    results["questions"] = summarise(resolved, ours, duck)
+    results["questions"] = summarise(resolved, ours, duck, args.per_day)
     results["memory"] = {
         "web_worker_peak_mb": ours["peak_rss_mb"],
         "web_worker_vm_hwm_mb": ours["vm_hwm_mb"],
