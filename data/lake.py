@@ -58,6 +58,9 @@ _WINDOW = re.compile(r"^window-(\d{12})\.json$")
 ROW_GROUP = 65_536  # rows; small enough that reading a few minutes of a day skips the rest
 #: A daily rollup's Parquet metadata: the first and last ``ts`` of the events it sums.
 SPAN_KEYS = ("first_ts", "last_ts")
+#: The most of a compact file past a range's end that is taken away from its daily rollup
+#: (read raw, with negative measures) rather than reading the range from the hourly rollup.
+MAX_TAIL = timedelta(hours=1)
 WINDOW_MIN_DAYS = 3  # fewer closed days than this: per-day summaries are as cheap
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _RETRIES = 10
@@ -211,6 +214,11 @@ def _write_parquet(
     return write
 
 
+def _signed(rows: pl.LazyFrame, sign: int) -> pl.LazyFrame:
+    """Usage rows as they are, or with their measures negated (rows taken away)."""
+    return rows if sign == 1 else rows.with_columns(pl.col("calls", "credits", "errors") * sign)
+
+
 class Lake:
     """Day-partitioned Parquet events under one folder."""
 
@@ -329,17 +337,21 @@ class Lake:
             files, folder, begin, stop = span.files, span.folder, span.begin, span.stop
             raw = [(n, begin, stop) for n in files.live]
             summary = files.summaries
+            tail = None
             if folder in charted:
                 hour_a = _ceil(begin, unit)
                 hour_b = max(_floor(stop, unit), hour_a)
                 compact = files.live[0]
                 raw = raw[1:] + [(compact, begin, hour_a), (compact, hour_b, stop)]
-            elif folder in whole or (daily and self._daily_within(folder, files, begin, stop)):
+            elif folder in whole or (daily and (tail := self._tail(folder, files, begin, stop))):
                 if window is None or folder not in whole:
                     yield _Piece(
                         folder, files.daily, "daily", begin, stop, summary.get("daily-latency")
                     )
                 raw = raw[1:]  # the compact file is in the rollup; newer parts are not
+                if folder not in whole and tail and tail[0] < tail[1]:
+                    compact = files.live[0]
+                    yield _Piece(folder, compact, "raw", *tail, sign=-1, names=(compact,))
             elif summary.get(kind):
                 hour_a = _ceil(begin, unit)
                 hour_b = max(_floor(stop, unit), hour_a)
@@ -355,17 +367,22 @@ class Lake:
             for (a, b), names in together.items():
                 yield _Piece(folder, names[0], "raw", a, b, names=tuple(names))
 
-    def _daily_within(self, folder: str, files: DayFiles, begin: datetime, stop: datetime) -> bool:
-        """Whether every event of the day's compact file lies in ``[begin, stop)`` (as in the
-        open day, compacted at the last upkeep round), so its daily rollup answers for it."""
+    def _tail(
+        self, folder: str, files: DayFiles, begin: datetime, stop: datetime
+    ) -> tuple[datetime, datetime] | None:
+        """Whether the day's daily rollup answers for its compact file's events in ``[begin,
+        stop)`` — they start at or after ``begin`` and run past ``stop`` by at most
+        :data:`MAX_TAIL` (the open day as the last upkeep round left it) — and if so, the
+        range of the compact file's events to take away from it (empty when none is past
+        ``stop``); None otherwise."""
         if not files.daily:
-            return False
+            return None
         path = str(self.store.path(folder, files.daily))
         if path not in self._spans_of:
             try:
                 metadata = pl.read_parquet_metadata(path)
             except FileNotFoundError:
-                return False
+                return None
             span = None
             if all(k in metadata for k in SPAN_KEYS):
                 first, last = (datetime.fromisoformat(metadata[k]) for k in SPAN_KEYS)
@@ -374,17 +391,17 @@ class Lake:
                 self._spans_of.clear()
             self._spans_of[path] = span
         span = self._spans_of[path]
-        return span is not None and begin <= span[0] and span[1] < stop
+        if span is None or span[0] < begin or span[1] - stop > MAX_TAIL:
+            return None
+        return (stop, max(stop, span[1] + timedelta(milliseconds=1)))
 
     def _piece_rows(self, piece: _Piece) -> pl.LazyFrame:
         """A piece as usage rows, in the same order as its sketch's ``row`` numbers."""
         if piece.kind == "raw":
-            return self._events_in(piece.folder, piece.names, piece.begin, piece.stop).pipe(
-                as_usage
-            )
+            rows = self._events_in(piece.folder, piece.names, piece.begin, piece.stop)
+            return rows.pipe(as_usage).pipe(_signed, piece.sign)
         rows = self._scan(piece.folder, piece.name, USAGE_SCHEMA).with_row_index("row")
-        if piece.sign != 1:
-            rows = rows.with_columns(pl.col("calls", "credits", "errors") * piece.sign)
+        rows = rows.pipe(_signed, piece.sign)
         if piece.kind != "rollup":
             return rows
         return rows.filter(
@@ -434,8 +451,10 @@ class Lake:
             if piece.kind == "raw":
                 events = self._events_in(piece.folder, piece.names, piece.begin, piece.stop)
                 events = events.with_row_index("row").with_columns(key)
-                rows.append(events.pipe(as_usage, "key").select(*USAGE_SCHEMA, "key"))
-                sketches.append(events.pipe(as_latency, "key").select("key", "bucket", "n"))
+                usage = events.pipe(as_usage, "key").pipe(_signed, piece.sign)
+                rows.append(usage.select(*USAGE_SCHEMA, "key"))
+                sketch = events.pipe(as_latency, "key").select("key", "bucket", "n")
+                sketches.append(sketch.with_columns(pl.col("n") * piece.sign))
                 continue
             rows.append(self._piece_rows(piece).with_columns(key).select(*USAGE_SCHEMA, "key"))
             if piece.sketch:

@@ -162,8 +162,11 @@ def test_the_window_is_used_only_while_every_day_in_it_is_unchanged(lake):
 
 
 def test_the_open_day_compacted_by_the_upkeep_is_read_from_its_daily_rollup(lake):
-    """When every event of a day's compact file lies in the range asked for (the open day as
-    the last upkeep round left it), its daily rollup answers; otherwise its hourly one."""
+    from data.rollup import as_latency, p95_from_sketch
+
+    """When a day's compact file starts in the range asked for and runs past its end by at
+    most an hour (the open day as the last upkeep round left it), its daily rollup answers,
+    less the compact file's events past the end; otherwise its hourly rollup."""
     build(lake, 1)
     today = lake.days()[-1]
     midnight = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
@@ -174,7 +177,9 @@ def test_the_open_day_compacted_by_the_upkeep_is_read_from_its_daily_rollup(lake
     cases = [
         (NOW - timedelta(days=2), NOW + timedelta(minutes=3), True),
         (midnight, last + timedelta(milliseconds=1), True),
-        (midnight, last, False),  # the last event is outside: hourly rollup and raw
+        (midnight, last, True),  # the last event is outside: taken away from the daily rollup
+        (midnight, last - timedelta(minutes=50), True),
+        (midnight, last - timedelta(hours=2), False),  # too much to take away: hourly rollup
         (midnight + timedelta(minutes=1), NOW + timedelta(minutes=3), False),
     ]
     for a, b, from_daily in cases:
@@ -185,9 +190,18 @@ def test_the_open_day_compacted_by_the_upkeep_is_read_from_its_daily_rollup(lake
             for timeless in (False, True):
                 ours = lake.usage(a, b, now=NOW, daily=True, timeless=timeless)
                 assert_frame_equal(ours.pipe(queries.ranked, dimension).collect(), raw.collect())
-        got = stats.table(a, b, "all", "module", None).drop("p95_ms")
-        raw_usage = lake.scan(a, b, now=NOW).pipe(as_usage).pipe(queries.with_labels)
-        assert_frame_equal(got, raw_usage.pipe(queries.combinations).collect())
+        got = stats.table(a, b, "all", "module", None)
+        events = lake.scan(a, b, now=NOW).pipe(queries.with_labels)
+        keys = list(queries.DIMENSIONS)
+        expected = (
+            events.pipe(as_usage)
+            .pipe(queries.combinations)
+            .join(p95_from_sketch(as_latency(events), keys), on=keys, how="left", nulls_equal=True)
+        )
+        order = [*keys, "calls"]
+        assert_frame_equal(
+            got.sort(order, nulls_last=True), expected.collect().sort(order, nulls_last=True)
+        )
 
 
 def test_a_rollup_is_ignored_until_its_compact_file_exists(lake):
