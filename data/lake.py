@@ -4,6 +4,8 @@ Layout under ``APIDASH_DATA_DIR``::
 
     date=2026-11-25/part-000000000007-1f2e3d4c.parquet   one accepted batch (sequence 7)
     date=2026-11-25/compact-000000000006.parquet         every batch up to sequence 6
+    date=2026-11-25/<kind>-000000000006.parquet          its summaries (data.rollup.summaries)
+    window/window-000000000003.json                      the closed days summed (refresh_window)
 
 Which files a reader uses follows from their names alone: the newest ``compact-N`` file plus
 every ``part-M`` with ``M > N``. Compaction publishes ``compact-N`` with one atomic rename, so

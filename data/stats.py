@@ -2,10 +2,12 @@
 
 Every answer is cached per refresh period (:func:`data.cache.cached`); arguments are
 primitives (instants, strings). Questions read *usage rows* (:mod:`data.rollup`): a closed
-day's rollup, written when the day was compacted, stands in for its million calls and is
-reused until that day's data changes; raw events are read only for what is not rolled up yet
-(the open day's newest files, the ragged hours at a range's ends). The table's p95 latency
-comes from each day's latency sketch.
+day's summaries, written when the day was compacted, stand in for its million calls and are
+reused until that day's data changes; questions that ignore time read the closed days from
+the window (:meth:`data.lake.Lake.refresh_window`), time charts from quarter-hour rows by
+version; raw events are read only for what is not summarised yet (the open day's newest
+files, the ragged minutes at a range's ends). The table's p95 latency comes from latency
+sketches keyed to the rollup rows it sums.
 """
 
 from __future__ import annotations
@@ -99,9 +101,7 @@ def overview(
     def build() -> list[pl.LazyFrame]:
         return [
             _usage(start, end, "all"),
-            _timeline_rows(start, end, version, bucket, timezone).pipe(
-                queries.by_bucket, bucket, timezone
-            ),
+            _timeline_rows(start, end, version, timezone).pipe(queries.by_bucket, bucket, timezone),
         ]
 
     rows, buckets = get_lake().collect_all(build)
@@ -118,10 +118,8 @@ def overview(
     }
 
 
-def _timeline_rows(
-    start: datetime, end: datetime, version: str, bucket: str, timezone: str
-) -> pl.LazyFrame:
-    """Usage rows whose ``ts`` is fine enough for ``bucket`` in ``timezone``, for sums by time
+def _timeline_rows(start: datetime, end: datetime, version: str, timezone: str) -> pl.LazyFrame:
+    """Usage rows whose ``ts`` is fine enough for hours and days of ``timezone``, for sums by time
     and version: quarter-hour rollups (192 rows a day, fewer than a daily rollup by every
     dimension) fit the local hours and days of every zone a whole number of quarter hours
     from UTC at both ends (all zones in use); other zones read raw events."""
@@ -136,7 +134,7 @@ def timeline(
 ) -> pl.DataFrame:
     """Calls and credits per hour or day (of ``timezone``) and version."""
     return _collect(
-        lambda: _timeline_rows(start, end, version, bucket, timezone).pipe(
+        lambda: _timeline_rows(start, end, version, timezone).pipe(
             queries.by_bucket, bucket, timezone
         )
     )
