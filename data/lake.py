@@ -246,6 +246,18 @@ class Lake:
     def live_files(self, day: date) -> list[str]:
         return _day_files(self.store.list_files(day_folder(day))).live
 
+    def is_final(self, day: date) -> bool:
+        """Whether ``day`` is one compact file with all its summaries (nothing to compact)."""
+        return _day_files(self.store.list_files(day_folder(day))).final
+
+    def newest_write(self, day: date) -> float | None:
+        """When the newest of ``day``'s live files was written (seconds since the epoch)."""
+        times = []
+        for name in self.live_files(day):
+            with contextlib.suppress(FileNotFoundError):
+                times.append(self.store.path(day_folder(day), name).stat().st_mtime)
+        return max(times) if times else None
+
     def cutoff(self, now: datetime) -> datetime:
         """The oldest time any view may show: now minus the retention window."""
         return now - timedelta(days=self.retention_days)

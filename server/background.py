@@ -30,6 +30,7 @@ COMPACT_TODAY_AT = 4  # compact the open day (and roll it up) once it has this m
 #: Between upkeep rounds, compact the open day as soon as it has this many files: a steady
 #: ingest stream (a batch a second) would otherwise leave every live read hundreds of files.
 COMPACT_TODAY_SOON_AT = 48
+SETTLED_S = 30.0  # a closed day left alone this long after a write is compacted between rounds
 
 _started = threading.Lock()
 _thread: threading.Thread | None = None
@@ -89,13 +90,29 @@ class LiveDemo:
         return store_batch(self.lake, RawBatch(events), now=now).accepted if events.height else 0
 
 
-def compact_if_crowded(lake: Lake, now: datetime | None = None) -> bool:
-    """Compact the open day now if ingest left it :data:`COMPACT_TODAY_SOON_AT` files or
-    more since its last compaction; returns whether it did."""
-    today = (now or datetime.now(UTC)).date()
-    if len(lake.live_files(today)) < COMPACT_TODAY_SOON_AT:
-        return False
-    return lake.compact(today) > 0
+def compact_between_rounds(lake: Lake, now: datetime | None = None) -> int:
+    """What the upkeep thread does between rounds; returns the number of days compacted.
+
+    - The open day (or any day) is compacted as soon as ingest has left it
+      :data:`COMPACT_TODAY_SOON_AT` files since its last compaction.
+    - A closed day not in final form (history sent over HTTP) is compacted once nothing has
+      been written to it for :data:`SETTLED_S` seconds, and the window is brought up to
+      date: imported history is read from summaries within a minute, not at the next round.
+    """
+    now = now or datetime.now(UTC)
+    today = now.date()
+    compacted = closed = 0
+    for day in lake.days():
+        files = lake.live_files(day)
+        crowded = len(files) >= COMPACT_TODAY_SOON_AT
+        newest = lake.newest_write(day) if day < today and not crowded else None
+        settled = newest is not None and now.timestamp() - newest >= SETTLED_S
+        if (crowded or (settled and not lake.is_final(day))) and lake.compact(day):
+            compacted += 1
+            closed += day < today
+    if closed:
+        lake.refresh_window(now)
+    return compacted
 
 
 def _loop(lake: Lake, settings: Settings) -> None:
@@ -110,8 +127,8 @@ def _loop(lake: Lake, settings: Settings) -> None:
                 if time.monotonic() >= next_upkeep:
                     log.info("upkeep: %s", maintain(lake))
                     next_upkeep = time.monotonic() + settings.maintenance_minutes * 60
-                elif compact_if_crowded(lake):
-                    log.info("compacted the open day between upkeep rounds")
+                elif compacted := compact_between_rounds(lake):
+                    log.info("compacted %s day(s) between upkeep rounds", compacted)
         except Exception:  # noqa: BLE001 - keep the thread alive; the next tick tries again
             log.exception("background work failed")
         time.sleep(TICK_S)

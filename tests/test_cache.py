@@ -234,17 +234,35 @@ def test_closed_days_are_reused_until_their_files_change(lake: Lake) -> None:
 def test_the_open_day_is_compacted_between_upkeep_rounds_once_crowded(lake: Lake) -> None:
     """A steady ingest stream leaves a file per batch; the upkeep thread compacts the open day
     as soon as there are COMPACT_TODAY_SOON_AT of them, not only every upkeep round."""
-    from server.background import COMPACT_TODAY_SOON_AT, compact_if_crowded
+    from server.background import COMPACT_TODAY_SOON_AT, compact_between_rounds
 
-    now = datetime(2026, 11, 3, 10, 7, tzinfo=UTC)
+    now = datetime.now(UTC)
     for i in range(COMPACT_TODAY_SOON_AT - 1):
         store(lake, [call(now - timedelta(seconds=i + 1))])
-    assert not compact_if_crowded(lake, now)
+    assert compact_between_rounds(lake, now) == 0
     store(lake, [call(now - timedelta(minutes=5))])
     assert len(lake.live_files(now.date())) == COMPACT_TODAY_SOON_AT
-    assert compact_if_crowded(lake, now)
+    assert compact_between_rounds(lake, now) == 1
     assert [n[:8] for n in lake.live_files(now.date())] == ["compact-"]
-    assert not compact_if_crowded(lake, now)
+    assert compact_between_rounds(lake, now) == 0
+
+
+def test_history_sent_over_http_is_summarised_once_it_settles(lake: Lake) -> None:
+    """Closed days written to between upkeep rounds are compacted (and summed into the
+    window) once nothing has been written to them for SETTLED_S seconds."""
+    from server.background import SETTLED_S, compact_between_rounds
+
+    now = datetime.now(UTC)
+    days = [now - timedelta(days=d) for d in (1, 2, 3)]
+    for ts in days:
+        store(lake, [call(ts)])
+        store(lake, [call(ts - timedelta(minutes=1))])
+    assert compact_between_rounds(lake, now) == 0  # just written: the import may go on
+    later = now + timedelta(seconds=SETTLED_S + 1)
+    assert compact_between_rounds(lake, later) == 3
+    assert all(lake.is_final(ts.date()) for ts in days)
+    assert sorted(lake._window().days) == sorted(f"date={ts.date()}" for ts in days)
+    assert compact_between_rounds(lake, later) == 0  # nothing left to do
 
 
 def test_a_closed_day_leaving_the_retention_window_is_not_shown(lake: Lake) -> None:
