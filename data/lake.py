@@ -37,11 +37,13 @@ from data import clock
 from data.rollup import (
     DIMENSIONS,
     MINUTE_SCHEMA,
+    RANKED_SCHEMA,
     SKETCH_SCHEMA,
     SUMMARY_KINDS,
     USAGE_SCHEMA,
     as_latency,
     as_minutes,
+    as_ranked,
     as_usage,
     summaries,
 )
@@ -166,6 +168,7 @@ class _Piece:
     sketch: str | None = None
     sign: int = 1  # -1: a day taken away from the window's sums
     names: tuple[str, ...] = ()  # raw: every file read over [begin, stop) (name is the first)
+    ranked: str | None = None  # daily or window: the same rows summed per dimension's value
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ class _Window:
     sketch: str
     days: dict[str, str]
     quarters: str | None = None  # the days' quarter-hour rollups, one after the other
+    ranked: str | None = None  # the days' ranked rows, summed
 
 
 @dataclass
@@ -332,12 +336,21 @@ class Lake:
         whole = {s.folder for s in spans if daily and s.whole_day and s.files.daily}
         window = self._window_for(whole) if timeless else None
         if window is not None:
-            yield _Piece(WINDOW, window.rows, "window", start, end, window.sketch)
+            yield _Piece(
+                WINDOW, window.rows, "window", start, end, window.sketch, ranked=window.ranked
+            )
             for folder, name in sorted(window.days.items()):
                 if folder not in whole:
-                    sketch = _day_files(self.store.list_files(folder)).summaries
+                    taken = _day_files(self.store.list_files(folder)).summaries
                     yield _Piece(
-                        folder, name, "daily", start, end, sketch.get("daily-latency"), sign=-1
+                        folder,
+                        name,
+                        "daily",
+                        start,
+                        end,
+                        taken.get("daily-latency"),
+                        sign=-1,
+                        ranked=taken.get("ranked"),
                     )
         charted: set[str] = set()  # days whose quarter hours the window's file answers
         if grain == "quarter" and len(spans) >= WINDOW_MIN_DAYS:
@@ -360,7 +373,13 @@ class Lake:
             elif folder in whole or (daily and (tail := self._tail(folder, files, begin, stop))):
                 if window is None or folder not in whole:
                     yield _Piece(
-                        folder, files.daily, "daily", begin, stop, summary.get("daily-latency")
+                        folder,
+                        files.daily,
+                        "daily",
+                        begin,
+                        stop,
+                        summary.get("daily-latency"),
+                        ranked=summary.get("ranked"),
                     )
                 raw = raw[1:]  # the compact file is in the rollup; newer parts are not
                 if folder not in whole and tail and tail[0] < tail[1]:
@@ -449,6 +468,31 @@ class Lake:
             return pl.LazyFrame(schema=USAGE_SCHEMA)
         return pl.concat(pieces, how="vertical")
 
+    def ranked(
+        self,
+        start: datetime,
+        end: datetime,
+        dimensions: tuple[str, ...],
+        now: datetime | None = None,
+    ) -> pl.LazyFrame:
+        """Ranked rows (see :func:`data.rollup.as_ranked`) of ``dimensions`` for ``[start,
+        end)``: the same pieces as ``usage(timeless=True)``, but whole days and the window
+        are read from their ranked summaries, whose size follows the distinct values of each
+        dimension rather than the combinations of them. Rows of days taken away have
+        negative measures (sum them, and drop values whose calls sum to 0)."""
+        chosen = pl.col("dimension").is_in(list(dimensions))
+        pieces = []
+        for piece in self._pieces(start, end, now, True, True):
+            if piece.ranked:
+                rows = self._scan(piece.folder, piece.ranked, RANKED_SCHEMA).filter(chosen)
+                pieces.append(rows.pipe(_signed, piece.sign))
+            else:
+                usage = self._piece_rows(piece).select(list(USAGE_SCHEMA))
+                pieces.append(as_ranked(usage, dimensions))
+        if not pieces:
+            return pl.LazyFrame(schema=RANKED_SCHEMA)
+        return pl.concat(pieces, how="vertical")
+
     def usage_with_latency(
         self, start: datetime, end: datetime, now: datetime | None = None
     ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -528,7 +572,9 @@ class Lake:
                 data = json.loads(self.store.path(WINDOW, name).read_text())
             except FileNotFoundError:
                 return None
-            window = _Window(data["rows"], data["sketch"], data["days"], data.get("quarters"))
+            window = _Window(
+                data["rows"], data["sketch"], data["days"], data.get("quarters"), data.get("ranked")
+            )
             if len(self._windows) > 16:
                 self._windows.clear()
             self._windows[name] = window
@@ -564,33 +610,43 @@ class Lake:
         ``grace_s`` old."""
         today = (now or clock.now()).astimezone(UTC).date()
         with self.store.lock(WINDOW):
-            days: dict[str, tuple[str, str, str]] = {}
+            days: dict[str, tuple[str, str, str, str]] = {}
+            kinds = ("daily", "daily-latency", "quarter", "ranked")
             for day in self.days():
                 summary = _day_files(self.store.list_files(day_folder(day))).summaries
-                if day < today and summary.keys() >= {"daily", "daily-latency", "quarter"}:
-                    names = (summary["daily"], summary["daily-latency"], summary["quarter"])
-                    days[day_folder(day)] = names
+                if day < today and summary.keys() >= set(kinds):
+                    days[day_folder(day)] = tuple(summary[k] for k in kinds)  # type: ignore[assignment]
             current = self._window()
             self._drop_old_windows(grace_s)
             made_from = {folder: names[0] for folder, names in days.items()}
             if len(days) < WINDOW_MIN_DAYS or (
-                current and current.days == made_from and current.quarters
+                current and current.days == made_from and current.quarters and current.ranked
             ):
                 return False
             rows, sketch = self._window_summaries(days)
             quarters = pl.concat(
                 [self._scan(f, names[2], USAGE_SCHEMA) for f, names in sorted(days.items())]
             ).collect()
+            ranked = (
+                pl.concat([self._scan(f, n[3], RANKED_SCHEMA) for f, n in sorted(days.items())])
+                .group_by("api_version", "dimension", "value")
+                .agg(pl.col("calls", "credits", "errors").sum())
+                .sort("dimension", "api_version", "value", nulls_last=True)
+                .select(list(RANKED_SCHEMA))
+                .collect()
+            )
             names = [n for n in self.store.list_files(WINDOW) if _WINDOW.match(n)]
             seq = max([int(_WINDOW.match(n).group(1)) for n in names] + [0]) + 1  # type: ignore[union-attr]
             files = {
                 "rows": f"window-{seq:012d}.parquet",
                 "sketch": f"window-latency-{seq:012d}.parquet",
                 "quarters": f"window-quarter-{seq:012d}.parquet",
+                "ranked": f"window-ranked-{seq:012d}.parquet",
             }
             self.store.stage(WINDOW, files["rows"], _write_parquet(rows)).publish()
             self.store.stage(WINDOW, files["sketch"], _write_parquet(sketch)).publish()
             self.store.stage(WINDOW, files["quarters"], _write_parquet(quarters)).publish()
+            self.store.stage(WINDOW, files["ranked"], _write_parquet(ranked)).publish()
             manifest = json.dumps({**files, "days": made_from}, indent=1).encode()
             self.store.stage(
                 WINDOW, f"window-{seq:012d}.json", lambda p: p.write_bytes(manifest)
@@ -598,14 +654,14 @@ class Lake:
             return True
 
     def _window_summaries(
-        self, days: dict[str, tuple[str, str, str]]
+        self, days: dict[str, tuple[str, str, str, str]]
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         rows = pl.concat(
             [
                 self._scan(folder, daily, USAGE_SCHEMA)
                 .with_row_index("row")
                 .with_columns(pl.lit(i, pl.UInt32).alias("day"))
-                for i, (folder, (daily, _, _)) in enumerate(sorted(days.items()))
+                for i, (folder, (daily, *_)) in enumerate(sorted(days.items()))
             ]
         ).collect()
         sketches = pl.concat(
@@ -613,7 +669,7 @@ class Lake:
                 self._scan(folder, sketch, SKETCH_SCHEMA).with_columns(
                     pl.lit(i, pl.UInt32).alias("day")
                 )
-                for i, (folder, (_, sketch, _)) in enumerate(sorted(days.items()))
+                for i, (folder, (_, sketch, *_)) in enumerate(sorted(days.items()))
             ]
         )
         combos = (
@@ -663,7 +719,7 @@ class Lake:
             return
         keep = {newest}
         if (window := self._window()) is not None:
-            keep |= {window.rows, window.sketch, window.quarters or ""}
+            keep |= {window.rows, window.sketch, window.quarters or "", window.ranked or ""}
         for name in names:
             if name not in keep:
                 self.store.delete(WINDOW, name)

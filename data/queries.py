@@ -70,6 +70,26 @@ def ranked(frame: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
     return frame.pipe(ranked_part, dimension).pipe(with_share)
 
 
+def ranked_values(rows: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
+    """:func:`ranked` from *ranked rows* (:func:`data.rollup.as_ranked`): the same answer,
+    read from sums per value instead of per combination."""
+    value = pl.col("value")
+    if dimension == "application":
+        value = value.fill_null(NO_APPLICATION)
+    return (
+        rows.filter(pl.col("dimension") == dimension)
+        .group_by(value.alias("value"))
+        .agg(_measures())
+        .pipe(_called)
+        .pipe(with_share)
+    )
+
+
+def ranked_totals(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """:func:`totals` from ranked rows (each call is counted once under ``api_version``)."""
+    return rows.filter(pl.col("dimension") == "api_version").pipe(totals)
+
+
 def top_with_other(ranked_values: pl.DataFrame, n: int) -> pl.DataFrame:
     """The first ``n`` rows of :func:`ranked`, plus one "Other" row for the rest.
 

@@ -72,6 +72,37 @@ def quarter_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+RANKED_SCHEMA: dict[str, pl.DataType] = {
+    "api_version": pl.String(),
+    "dimension": pl.String(),
+    "value": pl.String(),
+    "calls": pl.Int64(),
+    "credits": pl.Int64(),
+    "errors": pl.Int64(),
+}
+
+
+def as_ranked(rows: pl.LazyFrame, dimensions: tuple[str, ...] = DIMENSIONS) -> pl.LazyFrame:
+    """Usage rows summed per version and value of each of ``dimensions``: *ranked rows*
+    (``api_version``, ``dimension``, ``value``, measures). What rankings and totals read: their
+    number follows the distinct values, not the combinations of them."""
+    return pl.concat(
+        [
+            rows.group_by("api_version", pl.col(d).alias("value"))
+            .agg(pl.col("calls", "credits", "errors").sum())
+            .select(
+                "api_version", pl.lit(d).alias("dimension"), "value", "calls", "credits", "errors"
+            )
+            for d in dimensions
+        ]
+    ).cast(RANKED_SCHEMA)
+
+
+def ranked_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
+    """A day's ranked rows for every dimension, sorted."""
+    return as_ranked(as_usage(events)).sort("dimension", "api_version", "value", nulls_last=True)
+
+
 def daily_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
     """Events summed per UTC day and combination of dimensions (``ts`` is the day's start):
     what rankings, totals and tables of whole days read, often 20x fewer rows than hourly."""
@@ -158,16 +189,18 @@ def minute_rollup(events: pl.LazyFrame) -> pl.LazyFrame:
 def summaries(events: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """What compaction writes beside a day's merged events, by kind: usage rows per hour
     (``rollup``) and per day (``daily``), a latency sketch keyed to the rows of each
-    (``hourly-latency``, ``daily-latency``), calls and credits per minute (``minute``), and
-    usage per quarter hour and version (``quarter``)."""
+    (``hourly-latency``, ``daily-latency``), calls and credits per minute (``minute``),
+    usage per quarter hour and version (``quarter``), and per value of each dimension
+    (``ranked``)."""
     hourly = rollup(events.lazy()).collect()
     daily = daily_rollup(events.lazy()).collect()
-    hourly_sketch, daily_sketch, minutes, quarters = pl.collect_all(
+    hourly_sketch, daily_sketch, minutes, quarters, ranked = pl.collect_all(
         [
             keyed_sketch(events.lazy(), hourly, "1h"),
             keyed_sketch(events.lazy(), daily, "1d"),
             minute_rollup(events.lazy()),
             quarter_rollup(events.lazy()),
+            ranked_rollup(events.lazy()),
         ]
     )
     return {
@@ -177,10 +210,19 @@ def summaries(events: pl.DataFrame) -> dict[str, pl.DataFrame]:
         "daily-latency": daily_sketch,
         "minute": minutes,
         "quarter": quarters,
+        "ranked": ranked,
     }
 
 
-SUMMARY_KINDS = ("rollup", "daily", "hourly-latency", "daily-latency", "minute", "quarter")
+SUMMARY_KINDS = (
+    "rollup",
+    "daily",
+    "hourly-latency",
+    "daily-latency",
+    "minute",
+    "quarter",
+    "ranked",
+)
 
 
 def p95_from_sketch(rows: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:

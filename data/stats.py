@@ -49,6 +49,17 @@ def _usage(
     )
 
 
+def _ranked(
+    start: datetime, end: datetime, version: str, dimensions: tuple[str, ...]
+) -> pl.LazyFrame:
+    """Ranked rows of ``version`` (sums per value of each of ``dimensions``)."""
+    return (
+        get_lake()
+        .ranked(start, end, dimensions, now=clock.now())
+        .pipe(queries.for_version, version)
+    )
+
+
 def _events_as_usage(start: datetime, end: datetime, version: str) -> pl.LazyFrame:
     """Usage rows straight from raw events (one per call)."""
     return (
@@ -75,13 +86,18 @@ def _collect(build: Callable[[], pl.LazyFrame]) -> pl.DataFrame:
 @cached
 def ranking(dimension: str, start: datetime, end: datetime, version: str) -> pl.DataFrame:
     """Every value of ``dimension`` by calls (value, calls, credits, errors, share)."""
-    return _collect(lambda: _usage(start, end, version).pipe(queries.ranked, dimension))
+    return _collect(
+        lambda: _ranked(start, end, version, (dimension,)).pipe(queries.ranked_values, dimension)
+    )
 
 
 @cached
 def summary(start: datetime, end: datetime, version: str) -> dict[str, int]:
     """Calls, credits and errors in ``[start, end)``."""
-    row = _collect(lambda: _usage(start, end, version).pipe(queries.totals)).row(0, named=True)
+    rows = _collect(
+        lambda: _ranked(start, end, version, ("api_version",)).pipe(queries.ranked_totals)
+    )
+    row = rows.row(0, named=True)
     return {k: int(v or 0) for k, v in row.items()}
 
 
@@ -94,21 +110,25 @@ def overview(
     timezone: str,
     tops: tuple[tuple[str, str], ...],
 ) -> dict[str, object]:
-    """The Overview's questions answered in one pass: the usage rows of the range (both
-    versions) and the time buckets are read once, then the totals and the ranking of each
-    ``(dimension, version)`` in ``tops`` are summed from those rows in memory."""
+    """The Overview's questions answered in one pass: the ranked rows of the range (both
+    versions, the dimensions in ``tops``) and the time buckets are read once, then the totals
+    and the ranking of each ``(dimension, version)`` in ``tops`` are summed in memory."""
+    dimensions = tuple(sorted({"api_version", *(d for d, _ in tops)}))
 
     def build() -> list[pl.LazyFrame]:
         return [
-            _usage(start, end, "all"),
+            _ranked(start, end, "all", dimensions),
             _timeline_rows(start, end, version, timezone).pipe(queries.by_bucket, bucket, timezone),
         ]
 
     rows, buckets = get_lake().collect_all(build)
     totals, *ranked = pl.collect_all(
         [
-            rows.lazy().pipe(queries.for_version, version).pipe(queries.totals),
-            *[rows.lazy().pipe(queries.for_version, v).pipe(queries.ranked, d) for d, v in tops],
+            rows.lazy().pipe(queries.for_version, version).pipe(queries.ranked_totals),
+            *[
+                rows.lazy().pipe(queries.for_version, v).pipe(queries.ranked_values, d)
+                for d, v in tops
+            ],
         ]
     )
     return {

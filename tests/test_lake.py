@@ -342,6 +342,7 @@ def test_compaction_keeps_every_row_exactly_once(lake: Lake) -> None:
         "hourly-latency-000000000011.parquet",
         "minute-000000000011.parquet",
         "quarter-000000000011.parquet",
+        "ranked-000000000011.parquet",
         "rollup-000000000011.parquet",
     ]
     after = stored(lake)

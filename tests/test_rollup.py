@@ -137,6 +137,8 @@ def test_the_window_is_used_only_while_every_day_in_it_is_unchanged(lake):
             )
             ours = lake.usage(start, end, now=NOW, daily=True, timeless=True)
             assert_frame_equal(ours.pipe(queries.ranked, dimension).collect(), raw)
+            ranked = lake.ranked(start, end, (dimension,), now=NOW)
+            assert_frame_equal(ranked.pipe(queries.ranked_values, dimension).collect(), raw)
         raw_chart = (
             lake.scan(start, end, now=NOW).pipe(as_usage).pipe(queries.by_bucket, "hour", "UTC")
         )
@@ -190,6 +192,8 @@ def test_the_open_day_compacted_by_the_upkeep_is_read_from_its_daily_rollup(lake
             for timeless in (False, True):
                 ours = lake.usage(a, b, now=NOW, daily=True, timeless=timeless)
                 assert_frame_equal(ours.pipe(queries.ranked, dimension).collect(), raw.collect())
+            ranked = lake.ranked(a, b, (dimension,), now=NOW).pipe(queries.ranked_values, dimension)
+            assert_frame_equal(ranked.collect(), raw.collect())
         got = stats.table(a, b, "all", "module", None)
         events = lake.scan(a, b, now=NOW).pipe(queries.with_labels)
         keys = list(queries.DIMENSIONS)
