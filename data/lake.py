@@ -76,6 +76,21 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GRAINS = {"hour": ("rollup", timedelta(hours=1)), "quarter": ("quarter", timedelta(minutes=15))}
 
 
+HOUR = timedelta(hours=1)
+
+
+def _keep(span: _Span) -> bool:
+    """Whether a partial day that the window holds is cheaper read as the window's day less
+    its hours outside the span (and the raw minutes between them and the span's ends) than
+    taken away whole and added back by its hours inside: the fewer raw minutes wins."""
+    if span.whole_day or "rollup" not in span.files.summaries:
+        return False
+    begin, stop = span.begin, span.stop
+    inside = (_ceil(begin, HOUR) - begin) + (stop - _floor(stop, HOUR))
+    outside = (begin - _floor(begin, HOUR)) + (_ceil(stop, HOUR) - stop)
+    return outside < inside
+
+
 def _floor(moment: datetime, unit: timedelta) -> datetime:
     return moment - (moment - _EPOCH) % unit
 
@@ -335,12 +350,14 @@ class Lake:
         spans = list(self._spans(start, end))
         whole = {s.folder for s in spans if daily and s.whole_day and s.files.daily}
         window = self._window_for(whole) if timeless else None
+        kept: set[str] = set()  # partial days left in the window, their hours outside taken away
         if window is not None:
             yield _Piece(
                 WINDOW, window.rows, "window", start, end, window.sketch, ranked=window.ranked
             )
+            kept = {s.folder for s in spans if s.folder in window.days and _keep(s)}
             for folder, name in sorted(window.days.items()):
-                if folder not in whole:
+                if folder not in whole and folder not in kept:
                     taken = _day_files(self.store.list_files(folder)).summaries
                     yield _Piece(
                         folder,
@@ -365,7 +382,20 @@ class Lake:
             raw = [(n, begin, stop) for n in files.live]
             summary = files.summaries
             tail = None
-            if folder in charted:
+            if folder in kept:
+                day_start = _floor(begin, timedelta(days=1))
+                day_end = day_start + timedelta(days=1)
+                hour_a, hour_b = _floor(begin, HOUR), _ceil(stop, HOUR)
+                sketch = summary.get("hourly-latency")
+                for a, b in ((day_start, hour_a), (hour_b, day_end)):
+                    if a < b:
+                        yield _Piece(folder, summary["rollup"], "rollup", a, b, sketch, sign=-1)
+                compact = files.live[0]
+                for a, b in ((hour_a, begin), (stop, hour_b)):
+                    if a < b:
+                        yield _Piece(folder, compact, "raw", a, b, sign=-1, names=(compact,))
+                raw = raw[1:]  # the compact file is in the window; newer parts are not
+            elif folder in charted:
                 hour_a = _ceil(begin, unit)
                 hour_b = max(_floor(stop, unit), hour_a)
                 compact = files.live[0]
@@ -481,14 +511,16 @@ class Lake:
         dimension rather than the combinations of them. Rows of days taken away have
         negative measures (sum them, and drop values whose calls sum to 0)."""
         chosen = pl.col("dimension").is_in(list(dimensions))
-        pieces = []
+        pieces: list[pl.LazyFrame] = []
+        usage: list[pl.LazyFrame] = []  # the rest, summed per value together (fewer group-bys)
         for piece in self._pieces(start, end, now, True, True):
             if piece.ranked:
                 rows = self._scan(piece.folder, piece.ranked, RANKED_SCHEMA).filter(chosen)
                 pieces.append(rows.pipe(_signed, piece.sign))
             else:
-                usage = self._piece_rows(piece).select(list(USAGE_SCHEMA))
-                pieces.append(as_ranked(usage, dimensions))
+                usage.append(self._piece_rows(piece).select(list(USAGE_SCHEMA)))
+        if usage:
+            pieces.append(as_ranked(pl.concat(usage, how="vertical"), dimensions))
         if not pieces:
             return pl.LazyFrame(schema=RANKED_SCHEMA)
         return pl.concat(pieces, how="vertical")

@@ -208,6 +208,41 @@ def test_the_open_day_compacted_by_the_upkeep_is_read_from_its_daily_rollup(lake
         )
 
 
+@pytest.mark.parametrize("minute", [5, 55])
+def test_a_partial_day_is_read_from_whichever_side_of_its_hour_is_shorter(lake, minute):
+    """A range starting at 10:05 on a day the window holds keeps the day in the window and
+    takes away its hours before 10:00 and its raw minutes 10:00-10:05; one starting at 10:55
+    takes the day away and adds back 11:00 onwards and the raw minutes 10:55-11:00. Either
+    way the answers are the raw events' answers."""
+    from data.rollup import as_latency, p95_from_sketch
+
+    build(lake, 0)
+    clock.set_now(NOW)
+    first = lake.days()[0]
+    a = datetime.combine(first, datetime.min.time(), tzinfo=UTC) + timedelta(
+        hours=10, minutes=minute
+    )
+    b = NOW
+    kept = [p for p in lake._pieces(a, b, NOW, True, True) if p.kind == "rollup" and p.sign < 0]
+    assert bool(kept) == (minute == 5)
+    events = lake.scan(a, b, now=NOW).pipe(queries.with_labels)
+    for dimension in ("application", "module", "user", "ip"):
+        expected = events.pipe(as_usage).pipe(queries.ranked, dimension).collect()
+        assert_frame_equal(stats.ranking(dimension, a, b, "all"), expected)
+    totals = events.pipe(as_usage).pipe(queries.totals).collect().row(0, named=True)
+    assert stats.summary(a, b, "all") == {k: int(v or 0) for k, v in totals.items()}
+    keys = list(queries.DIMENSIONS)
+    expected = (
+        events.pipe(as_usage)
+        .pipe(queries.combinations)
+        .join(p95_from_sketch(as_latency(events), keys), on=keys, how="left", nulls_equal=True)
+        .collect()
+    )
+    order = [*keys, "calls"]
+    got = stats.table(a, b, "all", "module", None)
+    assert_frame_equal(got.sort(order, nulls_last=True), expected.sort(order, nulls_last=True))
+
+
 def test_a_rollup_is_ignored_until_its_compact_file_exists(lake):
     build(lake, 1)
     day = lake.days()[-1]
