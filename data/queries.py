@@ -75,14 +75,9 @@ def ranked_values(rows: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
     read from sums per value instead of per combination."""
     value = pl.col("value")
     if dimension == "application":
-        value = value.fill_null(NO_APPLICATION)
-    return (
-        rows.filter(pl.col("dimension") == dimension)
-        .group_by(value.alias("value"))
-        .agg(_measures())
-        .pipe(_called)
-        .pipe(with_share)
-    )
+        value = value.fill_null(NO_APPLICATION)  # as with_labels names them
+    chosen = rows.filter(pl.col("dimension") == dimension).with_columns(value)
+    return chosen.pipe(ranked, "value")
 
 
 def ranked_totals(rows: pl.LazyFrame) -> pl.LazyFrame:
