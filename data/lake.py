@@ -66,6 +66,7 @@ SPAN_KEYS = ("first_ts", "last_ts")
 #: (read raw, with negative measures) rather than reading the range from the hourly rollup.
 MAX_TAIL = timedelta(hours=1)
 WINDOW_MIN_DAYS = 3  # fewer closed days than this: per-day summaries are as cheap
+_WINDOW_KINDS = {"daily", "daily-latency", "quarter", "ranked"}  # what a day adds to it
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _RETRIES = 10
 GRACE_S = 120.0  # replaced files outlive a compaction this long, for readers mid-query
@@ -89,6 +90,12 @@ def _keep(span: _Span) -> bool:
     inside = (_ceil(begin, HOUR) - begin) + (stop - _floor(stop, HOUR))
     outside = (begin - _floor(begin, HOUR)) + (_ceil(stop, HOUR) - stop)
     return outside < inside
+
+
+def _units(begin: datetime, stop: datetime, unit: timedelta) -> tuple[datetime, datetime]:
+    """The whole ``unit`` s inside ``[begin, stop)``, as ``[a, b)`` (empty: ``a == b``)."""
+    a = _ceil(begin, unit)
+    return a, max(_floor(stop, unit), a)
 
 
 def _floor(moment: datetime, unit: timedelta) -> datetime:
@@ -262,17 +269,21 @@ class Lake:
     def is_empty(self) -> bool:
         return not any(self.live_files(day) for day in self.days())
 
+    def day_files(self, day: date) -> DayFiles:
+        """The files of ``day`` that readers use, its summaries, and whether it is final."""
+        return _day_files(self.store.list_files(day_folder(day)))
+
     def live_files(self, day: date) -> list[str]:
-        return _day_files(self.store.list_files(day_folder(day))).live
+        return self.day_files(day).live
 
     def is_final(self, day: date) -> bool:
         """Whether ``day`` is one compact file with all its summaries (nothing to compact)."""
-        return _day_files(self.store.list_files(day_folder(day))).final
+        return self.day_files(day).final
 
-    def newest_write(self, day: date) -> float | None:
-        """When the newest of ``day``'s live files was written (seconds since the epoch)."""
+    def newest_write(self, day: date, names: list[str]) -> float | None:
+        """When the newest of ``day``'s files ``names`` was written (seconds since the epoch)."""
         times = []
-        for name in self.live_files(day):
+        for name in names:
             with contextlib.suppress(FileNotFoundError):
                 times.append(self.store.path(day_folder(day), name).stat().st_mtime)
         return max(times) if times else None
@@ -348,8 +359,9 @@ class Lake:
         kind, unit = GRAINS[grain]
         start = max(start, self.cutoff(now or clock.now()))
         spans = list(self._spans(start, end))
+        listed = {s.folder: s.files for s in spans}  # what the window's checks can reuse
         whole = {s.folder for s in spans if daily and s.whole_day and s.files.daily}
-        window = self._window_for(whole) if timeless else None
+        window = self._window_for(whole, listed) if timeless else None
         kept: set[str] = set()  # partial days left in the window, their hours outside taken away
         if window is not None:
             yield _Piece(
@@ -358,7 +370,7 @@ class Lake:
             kept = {s.folder for s in spans if s.folder in window.days and _keep(s)}
             for folder, name in sorted(window.days.items()):
                 if folder not in whole and folder not in kept:
-                    taken = _day_files(self.store.list_files(folder)).summaries
+                    taken = listed[folder].summaries
                     yield _Piece(
                         folder,
                         name,
@@ -371,7 +383,7 @@ class Lake:
                     )
         charted: set[str] = set()  # days whose quarter hours the window's file answers
         if grain == "quarter" and len(spans) >= WINDOW_MIN_DAYS:
-            current = self._current(self._window())
+            current = self._current(self._window(), listed)
             if current is not None and current.quarters:
                 charted = {s.folder for s in spans if s.folder in current.days}
                 a, b = _ceil(start, unit), _floor(end, unit)
@@ -396,8 +408,7 @@ class Lake:
                         yield _Piece(folder, compact, "raw", a, b, sign=-1, names=(compact,))
                 raw = raw[1:]  # the compact file is in the window; newer parts are not
             elif folder in charted:
-                hour_a = _ceil(begin, unit)
-                hour_b = max(_floor(stop, unit), hour_a)
+                hour_a, hour_b = _units(begin, stop, unit)
                 compact = files.live[0]
                 raw = raw[1:] + [(compact, begin, hour_a), (compact, hour_b, stop)]
             elif folder in whole or (daily and (tail := self._tail(folder, files, begin, stop))):
@@ -416,8 +427,7 @@ class Lake:
                     compact = files.live[0]
                     yield _Piece(folder, compact, "raw", *tail, sign=-1, names=(compact,))
             elif summary.get(kind):
-                hour_a = _ceil(begin, unit)
-                hour_b = max(_floor(stop, unit), hour_a)
+                hour_a, hour_b = _units(begin, stop, unit)
                 if hour_a < hour_b:
                     sketch = summary.get("hourly-latency") if kind == "rollup" else None
                     yield _Piece(folder, summary[kind], "rollup", hour_a, hour_b, sketch)
@@ -592,9 +602,13 @@ class Lake:
 
     # -- the window: every closed day in one summary --------------------------------------
 
+    def _manifests(self) -> list[str]:
+        """The window manifests on disk, oldest first."""
+        return sorted(n for n in self.store.list_files(WINDOW) if _WINDOW.match(n))
+
     def _window(self) -> _Window | None:
         """The newest window written, if any (whether it is current is for the caller)."""
-        manifests = sorted(n for n in self.store.list_files(WINDOW) if _WINDOW.match(n))
+        manifests = self._manifests()
         if not manifests:
             return None
         name = manifests[-1]
@@ -612,16 +626,21 @@ class Lake:
             self._windows[name] = window
         return window
 
-    def _current(self, window: _Window | None) -> _Window | None:
-        """``window`` if each of its days still has the daily rollup it was made from."""
+    def _current(self, window: _Window | None, listed: dict[str, DayFiles]) -> _Window | None:
+        """``window`` if each of its days still has the daily rollup it was made from.
+
+        ``listed`` holds the files of days already listed; the others are listed into it, so
+        that the pieces read later are the very files checked here."""
         if window is None:
             return None
         for folder, name in window.days.items():
-            if _day_files(self.store.list_files(folder)).daily != name:
+            if folder not in listed:
+                listed[folder] = _day_files(self.store.list_files(folder))
+            if listed[folder].daily != name:
                 return None
         return window
 
-    def _window_for(self, whole: set[str]) -> _Window | None:
+    def _window_for(self, whole: set[str], listed: dict[str, DayFiles]) -> _Window | None:
         """The window, if it is current and holds every day of ``whole``, and reading it
         beats reading them."""
         window = self._window()
@@ -629,7 +648,7 @@ class Lake:
             return None
         if len(window.days) - len(whole) >= len(whole):
             return None  # taking away more days than reading them one by one
-        return self._current(window)
+        return self._current(window, listed)
 
     def refresh_window(self, now: datetime | None = None, *, grace_s: float = GRACE_S) -> bool:
         """Write the window for the closed days (those before ``now``'s UTC day with a daily
@@ -642,33 +661,37 @@ class Lake:
         ``grace_s`` old."""
         today = (now or clock.now()).astimezone(UTC).date()
         with self.store.lock(WINDOW):
-            days: dict[str, tuple[str, str, str, str]] = {}
-            kinds = ("daily", "daily-latency", "quarter", "ranked")
+            days: dict[str, dict[str, str]] = {}  # folder -> its summaries, by kind
             for day in self.days():
                 summary = _day_files(self.store.list_files(day_folder(day))).summaries
-                if day < today and summary.keys() >= set(kinds):
-                    days[day_folder(day)] = tuple(summary[k] for k in kinds)  # type: ignore[assignment]
+                if day < today and summary.keys() >= _WINDOW_KINDS:
+                    days[day_folder(day)] = summary
             current = self._window()
             self._drop_old_windows(grace_s)
-            made_from = {folder: names[0] for folder, names in days.items()}
+            made_from = {folder: summary["daily"] for folder, summary in days.items()}
             if len(days) < WINDOW_MIN_DAYS or (
                 current and current.days == made_from and current.quarters and current.ranked
             ):
                 return False
             rows, sketch = self._window_summaries(days)
             quarters = pl.concat(
-                [self._scan(f, names[2], USAGE_SCHEMA) for f, names in sorted(days.items())]
+                [self._scan(f, kinds["quarter"], USAGE_SCHEMA) for f, kinds in sorted(days.items())]
             ).collect()
             ranked = (
-                pl.concat([self._scan(f, n[3], RANKED_SCHEMA) for f, n in sorted(days.items())])
+                pl.concat(
+                    [
+                        self._scan(f, kinds["ranked"], RANKED_SCHEMA)
+                        for f, kinds in sorted(days.items())
+                    ]
+                )
                 .group_by("api_version", "dimension", "value")
                 .agg(pl.col("calls", "credits", "errors").sum())
                 .sort("dimension", "api_version", "value", nulls_last=True)
                 .select(list(RANKED_SCHEMA))
                 .collect()
             )
-            names = [n for n in self.store.list_files(WINDOW) if _WINDOW.match(n)]
-            seq = max([int(_WINDOW.match(n).group(1)) for n in names] + [0]) + 1  # type: ignore[union-attr]
+            manifests = self._manifests()
+            seq = int(_WINDOW.match(manifests[-1]).group(1)) + 1 if manifests else 1  # type: ignore[union-attr]
             files = {
                 "rows": f"window-{seq:012d}.parquet",
                 "sketch": f"window-latency-{seq:012d}.parquet",
@@ -686,22 +709,22 @@ class Lake:
             return True
 
     def _window_summaries(
-        self, days: dict[str, tuple[str, str, str, str]]
+        self, days: dict[str, dict[str, str]]
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         rows = pl.concat(
             [
-                self._scan(folder, daily, USAGE_SCHEMA)
+                self._scan(folder, kinds["daily"], USAGE_SCHEMA)
                 .with_row_index("row")
                 .with_columns(pl.lit(i, pl.UInt32).alias("day"))
-                for i, (folder, (daily, *_)) in enumerate(sorted(days.items()))
+                for i, (folder, kinds) in enumerate(sorted(days.items()))
             ]
         ).collect()
         sketches = pl.concat(
             [
-                self._scan(folder, sketch, SKETCH_SCHEMA).with_columns(
+                self._scan(folder, kinds["daily-latency"], SKETCH_SCHEMA).with_columns(
                     pl.lit(i, pl.UInt32).alias("day")
                 )
-                for i, (folder, (_, sketch, *_)) in enumerate(sorted(days.items()))
+                for i, (folder, kinds) in enumerate(sorted(days.items()))
             ]
         )
         combos = (
@@ -738,8 +761,7 @@ class Lake:
 
     def _drop_old_windows(self, grace_s: float) -> None:
         """Delete windows older than the newest one, once it is ``grace_s`` old."""
-        names = self.store.list_files(WINDOW)
-        manifests = sorted(n for n in names if _WINDOW.match(n))
+        manifests = self._manifests()
         if not manifests:
             return
         newest = manifests[-1]
@@ -752,7 +774,7 @@ class Lake:
         keep = {newest}
         if (window := self._window()) is not None:
             keep |= {window.rows, window.sketch, window.quarters or "", window.ranked or ""}
-        for name in names:
+        for name in self.store.list_files(WINDOW):
             if name not in keep:
                 self.store.delete(WINDOW, name)
 

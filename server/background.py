@@ -103,11 +103,12 @@ def compact_between_rounds(lake: Lake, now: datetime | None = None) -> int:
     today = now.date()
     compacted = closed = 0
     for day in lake.days():
-        files = lake.live_files(day)
-        crowded = len(files) >= COMPACT_TODAY_SOON_AT
-        newest = lake.newest_write(day) if day < today and not crowded else None
+        files = lake.day_files(day)
+        crowded = len(files.live) >= COMPACT_TODAY_SOON_AT
+        unfinished_closed = day < today and not crowded and not files.final
+        newest = lake.newest_write(day, files.live) if unfinished_closed else None
         settled = newest is not None and now.timestamp() - newest >= SETTLED_S
-        if (crowded or (settled and not lake.is_final(day))) and lake.compact(day):
+        if (crowded or settled) and lake.compact(day):
             compacted += 1
             closed += day < today
     if closed:
